@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The project's full check, as documented in README: system deps, release build,
+# formatting, lints, then the test suite (which runs real containers, so: root).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: must run as root (tests create namespaces, cgroups and mounts)" >&2
+    exit 1
+fi
+
+"$repo/integration/setup.sh"
+
+# rustup installs put cargo in ~/.cargo/bin, which non-login shells (CI, sudo)
+# often lack on PATH.
+if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+fi
+command -v cargo >/dev/null || { echo "test.sh: cargo not found (install rustup)" >&2; exit 1; }
+
+set -x
+# Build first: integration tests exec target/release/hako.
+cargo build --release
+cargo fmt --check
+cargo clippy --all-targets --release -- -D warnings
+# Containers are heavy-ish; 4 threads keeps a 2-core box busy without thrashing.
+cargo test --release -- --test-threads=4

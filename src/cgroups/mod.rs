@@ -1,0 +1,473 @@
+//! Cgroup placement and limits on the three kinds of host: unified (pure v2), hybrid (v1
+//! controllers plus a cgroup2 tree, like this project's CI host) and legacy (v1 only).
+//!
+//! The runtime creates the container's cgroup directories and applies the limits *before*
+//! the container init runs any user code: on v2 the init is cloned straight into its cgroup
+//! (CLONE_INTO_CGROUP); on v1 the parent writes the child's pid into every hierarchy while the
+//! child is still waiting on the sync socket.
+
+mod v1;
+mod v2;
+
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
+use std::path::{Component, Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("invalid cgroupsPath {0:?}: it must not contain '..' components")]
+    BadPath(String),
+    #[error(
+        "systemd cgroup driver requested (--systemd-cgroup) but hako supports only the cgroupfs driver so far; cgroupsPath {0:?}"
+    )]
+    Systemd(String),
+    #[error("no cgroup filesystem is mounted on this host")]
+    NoCgroupFs,
+    #[error("unable to read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("unable to create cgroup {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("unable to write {value:?} to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        value: String,
+        source: std::io::Error,
+    },
+    #[error("unable to remove cgroup {path}: {source}")]
+    Remove {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("container's cgroup {0} is not empty: it already has processes")]
+    NotEmpty(PathBuf),
+    #[error("container's cgroup {0} is frozen")]
+    Frozen(PathBuf),
+    #[error("{field} is not supported on {mode} hosts: {why}")]
+    Unsupported {
+        field: &'static str,
+        mode: &'static str,
+        why: &'static str,
+    },
+    #[error("invalid {field}: {why}")]
+    Invalid { field: &'static str, why: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Unified,
+    Hybrid,
+    Legacy,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Unified => "cgroup v2",
+            Mode::Hybrid => "hybrid cgroup v1",
+            Mode::Legacy => "cgroup v1",
+        }
+    }
+}
+
+/// One mounted hierarchy: where it is and which controllers it carries.
+#[derive(Debug, Clone)]
+pub struct Hierarchy {
+    pub mountpoint: PathBuf,
+    /// v1 controller names (plus `name=…` for named hierarchies); empty for cgroup2.
+    pub controllers: Vec<String>,
+    pub v2: bool,
+}
+
+impl Hierarchy {
+    pub fn has(&self, controller: &str) -> bool {
+        self.controllers.iter().any(|c| c == controller)
+    }
+}
+
+/// The host's cgroup layout, read once from /proc/self/mountinfo.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub mode: Mode,
+    pub hierarchies: Vec<Hierarchy>,
+}
+
+impl Layout {
+    pub fn detect() -> Result<Layout, CgroupError> {
+        let path = PathBuf::from("/proc/self/mountinfo");
+        let text = std::fs::read_to_string(&path).map_err(|source| CgroupError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Self::parse(&text))
+    }
+
+    fn parse(mountinfo: &str) -> Layout {
+        let mut hierarchies: Vec<Hierarchy> = Vec::new();
+        for line in mountinfo.lines() {
+            // fields: id parent maj:min root mountpoint opts [optional…] - fstype source superopts
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
+            let mut r = right.split(' ');
+            let fstype = r.next().unwrap_or("");
+            let superopts = r.nth(1).unwrap_or("");
+            let mountpoint = left.split(' ').nth(4).unwrap_or("");
+            let v2 = match fstype {
+                "cgroup2" => true,
+                "cgroup" => false,
+                _ => continue,
+            };
+            let controllers: Vec<String> = if v2 {
+                Vec::new()
+            } else {
+                superopts
+                    .split(',')
+                    .filter(|o| !matches!(*o, "rw" | "ro" | "xattr" | "clone_children"))
+                    .filter(|o| !o.starts_with("release_agent") && !o.starts_with("noprefix"))
+                    .map(str::to_string)
+                    .collect()
+            };
+            let mountpoint = PathBuf::from(unescape_mountinfo(mountpoint));
+            // Keep the first mount of each hierarchy (a later one may be a bind into a container).
+            if hierarchies
+                .iter()
+                .any(|h| h.v2 == v2 && h.controllers == controllers)
+            {
+                continue;
+            }
+            hierarchies.push(Hierarchy {
+                mountpoint,
+                controllers,
+                v2,
+            });
+        }
+        let has_v1 = hierarchies.iter().any(|h| !h.v2);
+        let has_v2 = hierarchies.iter().any(|h| h.v2);
+        let mode = match (has_v1, has_v2) {
+            (false, _) => Mode::Unified,
+            (true, true) => Mode::Hybrid,
+            (true, false) => Mode::Legacy,
+        };
+        Layout { mode, hierarchies }
+    }
+}
+
+fn unescape_mountinfo(s: &str) -> String {
+    // mountinfo escapes space, tab, newline and backslash as \ooo.
+    let mut out = String::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() + 1 && i + 3 <= b.len() - 1 + 1 {
+            if let Ok(v) = u8::from_str_radix(s.get(i + 1..i + 4).unwrap_or(""), 8) {
+                out.push(v as char);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i] as char);
+        i += 1;
+    }
+    out
+}
+
+/// The container's cgroup in every hierarchy, created on demand.
+#[derive(Debug)]
+pub struct Manager {
+    pub layout: Layout,
+    /// (hierarchy index, directory)
+    pub dirs: Vec<(usize, PathBuf)>,
+}
+
+impl Manager {
+    /// Works out the directories for `cgroups_path` (absolute: as is; relative or empty: under
+    /// the caller's own cgroup, the empty path naming the container id).
+    pub fn new(
+        cgroups_path: Option<&Path>,
+        id: &str,
+        systemd: bool,
+    ) -> Result<Manager, CgroupError> {
+        let raw = cgroups_path.map(|p| p.to_string_lossy().into_owned());
+        if systemd {
+            return Err(CgroupError::Systemd(raw.unwrap_or_default()));
+        }
+        let rel = match cgroups_path {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from(id),
+        };
+        if rel
+            .components()
+            .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+        {
+            return Err(CgroupError::BadPath(raw.unwrap_or_default()));
+        }
+        let layout = Layout::detect()?;
+        if layout.hierarchies.is_empty() {
+            return Err(CgroupError::NoCgroupFs);
+        }
+        let own = if rel.is_absolute() {
+            None
+        } else {
+            Some(own_cgroups()?)
+        };
+        let mut dirs = Vec::new();
+        for (i, h) in layout.hierarchies.iter().enumerate() {
+            let base = match &own {
+                None => PathBuf::from("/"),
+                Some(own) => own
+                    .iter()
+                    .find(|(ctrls, _)| {
+                        if h.v2 {
+                            ctrls.is_empty()
+                        } else {
+                            !ctrls.is_empty() && ctrls.iter().all(|c| h.has(c))
+                        }
+                    })
+                    .map(|(_, p)| p.clone())
+                    .unwrap_or_else(|| PathBuf::from("/")),
+            };
+            let inner = base.join(&rel);
+            let inner = inner.strip_prefix("/").unwrap_or(&inner);
+            dirs.push((i, h.mountpoint.join(inner)));
+        }
+        Ok(Manager { layout, dirs })
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.layout.mode
+    }
+
+    /// The v2 directory on a unified host, used for CLONE_INTO_CGROUP.
+    pub fn unified_dir(&self) -> Option<&Path> {
+        match self.layout.mode {
+            Mode::Unified => self.dirs.first().map(|(_, d)| d.as_path()),
+            _ => None,
+        }
+    }
+
+    /// Creates the directories and applies the limits. Refuses a cgroup that already has
+    /// processes or is frozen, as runc does.
+    pub fn create(&self, res: Option<&LinuxResources>) -> Result<(), CgroupError> {
+        for (i, dir) in &self.dirs {
+            let h = &self.layout.hierarchies[*i];
+            if h.v2 {
+                v2::create(&h.mountpoint, dir, self.layout.mode == Mode::Unified, res)?;
+            } else {
+                v1::create(h, dir)?;
+            }
+            check_empty(dir)?;
+        }
+        if let Some(res) = res {
+            match self.layout.mode {
+                Mode::Unified => {
+                    if let Some((_, d)) = self.dirs.first() {
+                        v2::apply(d, res)?;
+                    }
+                }
+                _ => v1::apply(self, res)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves `pid` into every hierarchy (v1, and the v2 tree on hybrid hosts).
+    pub fn attach(&self, pid: i32) -> Result<(), CgroupError> {
+        let value = pid.to_string();
+        for (_, dir) in &self.dirs {
+            write(&dir.join("cgroup.procs"), &value)?;
+        }
+        Ok(())
+    }
+
+    pub fn dir_paths(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|(_, d)| d.clone()).collect()
+    }
+
+    /// The file whose content says whether the container is frozen.
+    pub fn freezer_path(&self) -> Option<PathBuf> {
+        self.dirs.iter().find_map(|(i, d)| {
+            let h = &self.layout.hierarchies[*i];
+            if self.layout.mode == Mode::Unified {
+                Some(d.join("cgroup.freeze"))
+            } else if h.has("freezer") {
+                Some(d.join("freezer.state"))
+            } else {
+                None
+            }
+        })
+    }
+}
+
+/// The caller's own cgroups from /proc/self/cgroup: (controllers, path) per line.
+fn own_cgroups() -> Result<Vec<(Vec<String>, PathBuf)>, CgroupError> {
+    let path = PathBuf::from("/proc/self/cgroup");
+    let text = std::fs::read_to_string(&path).map_err(|source| CgroupError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let _id = parts.next()?;
+            let ctrls = parts.next()?;
+            let p = parts.next()?;
+            let ctrls = ctrls
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect();
+            Some((ctrls, PathBuf::from(p)))
+        })
+        .collect())
+}
+
+fn check_empty(dir: &Path) -> Result<(), CgroupError> {
+    let procs = dir.join("cgroup.procs");
+    let text = std::fs::read_to_string(&procs).map_err(|source| CgroupError::Read {
+        path: procs,
+        source,
+    })?;
+    if text.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(CgroupError::NotEmpty(dir.to_path_buf()))
+    }
+}
+
+pub fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
+    std::fs::write(path, value).map_err(|source| CgroupError::Write {
+        path: path.to_path_buf(),
+        value: value.to_string(),
+        source,
+    })
+}
+
+pub fn is_frozen(freezer_file: &Path) -> bool {
+    std::fs::read_to_string(freezer_file).is_ok_and(|s| {
+        let s = s.trim();
+        s == "FROZEN" || s == "1"
+    })
+}
+
+/// Every pid in the container's cgroup (the first directory that lists them).
+pub fn pids(dirs: &[PathBuf]) -> Vec<i32> {
+    for d in dirs {
+        if let Ok(text) = std::fs::read_to_string(d.join("cgroup.procs")) {
+            return text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        }
+    }
+    Vec::new()
+}
+
+/// Removes the container's cgroup directories. A cgroup whose last process is still exiting
+/// is briefly busy, so EBUSY is retried.
+pub fn destroy(dirs: &[PathBuf]) -> Result<(), CgroupError> {
+    for d in dirs {
+        let mut tries = 0;
+        loop {
+            match std::fs::remove_dir(d) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 200 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(source) => {
+                    return Err(CgroupError::Remove {
+                        path: d.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// runc's default device allow-list (specconv.AllowedDevices): applied after the config's
+/// own rules so that a deny-all config still has working /dev/null, /dev/tty, ptys, …
+pub fn default_device_rules() -> Vec<(char, i64, i64, &'static str)> {
+    vec![
+        ('c', -1, -1, "m"),
+        ('b', -1, -1, "m"),
+        ('c', 1, 3, "rwm"),
+        ('c', 1, 8, "rwm"),
+        ('c', 1, 7, "rwm"),
+        ('c', 5, 0, "rwm"),
+        ('c', 1, 5, "rwm"),
+        ('c', 1, 9, "rwm"),
+        ('c', 136, -1, "rwm"),
+        ('c', 5, 2, "rwm"),
+        ('c', 10, 200, "rwm"),
+    ]
+}
+
+/// A device rule in the cgroup v1 text form: `c 1:3 rwm`, `a *:* rwm`.
+pub fn device_rule_text(d: &LinuxDeviceCgroup) -> Result<String, CgroupError> {
+    let typ = match d.typ().as_ref().map(|t| t.as_str()) {
+        None | Some("a") => 'a',
+        Some("c") => 'c',
+        Some("b") => 'b',
+        Some(other) => {
+            return Err(CgroupError::Invalid {
+                field: "linux.resources.devices[].type",
+                why: format!("{other:?} is not one of a, b, c"),
+            });
+        }
+    };
+    let num = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
+    let access = d.access().clone().unwrap_or_else(|| "rwm".to_string());
+    if access.is_empty() || !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
+        return Err(CgroupError::Invalid {
+            field: "linux.resources.devices[].access",
+            why: format!("{access:?} is not a combination of r, w, m"),
+        });
+    }
+    Ok(format!(
+        "{typ} {}:{} {access}",
+        num(d.major()),
+        num(d.minor())
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+
+    #[test]
+    fn detects_hybrid_layout() {
+        let l = Layout::parse(HYBRID);
+        assert_eq!(l.mode, Mode::Hybrid);
+        assert_eq!(l.hierarchies.len(), 4);
+        assert!(l.hierarchies[1].has("memory"));
+        assert!(l.hierarchies[2].has("name=systemd"));
+        assert!(l.hierarchies[3].v2);
+    }
+
+    #[test]
+    fn detects_unified_layout() {
+        let l = Layout::parse("30 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n");
+        assert_eq!(l.mode, Mode::Unified);
+    }
+
+    #[test]
+    fn rejects_dotdot_paths() {
+        assert!(matches!(
+            Manager::new(Some(Path::new("/a/../../etc")), "x", false),
+            Err(CgroupError::BadPath(_))
+        ));
+    }
+}

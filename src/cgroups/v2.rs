@@ -1,0 +1,211 @@
+//! cgroup v2: directory creation with controllers enabled down the path, and the resource files.
+
+use super::{CgroupError, write};
+use oci_spec::runtime::LinuxResources;
+use std::path::Path;
+
+const MODE: &str = "cgroup v2";
+
+/// Creates `dir` under `mountpoint`. On a unified host the controllers the container needs are
+/// enabled in every ancestor's cgroup.subtree_control (only those that exist there).
+pub fn create(
+    mountpoint: &Path,
+    dir: &Path,
+    unified: bool,
+    res: Option<&LinuxResources>,
+) -> Result<(), CgroupError> {
+    if unified && res.is_some() {
+        let wanted = wanted_controllers(res);
+        let rel = dir.strip_prefix(mountpoint).unwrap_or(dir);
+        let mut cur = mountpoint.to_path_buf();
+        for comp in rel.components() {
+            let available =
+                std::fs::read_to_string(cur.join("cgroup.controllers")).map_err(|source| {
+                    CgroupError::Read {
+                        path: cur.join("cgroup.controllers"),
+                        source,
+                    }
+                })?;
+            let enable: Vec<String> = available
+                .split_whitespace()
+                .filter(|c| wanted.contains(c))
+                .map(|c| format!("+{c}"))
+                .collect();
+            if !enable.is_empty() {
+                write(&cur.join("cgroup.subtree_control"), &enable.join(" "))?;
+            }
+            cur.push(comp);
+            match std::fs::create_dir(&cur) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(source) => {
+                    return Err(CgroupError::Create { path: cur, source });
+                }
+            }
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|source| CgroupError::Create {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+fn wanted_controllers(res: Option<&LinuxResources>) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if let Some(r) = res {
+        if r.memory().is_some() {
+            v.push("memory");
+        }
+        if r.pids().is_some() {
+            v.push("pids");
+        }
+        if let Some(c) = r.cpu() {
+            v.push("cpu");
+            if c.cpus().is_some() || c.mems().is_some() {
+                v.push("cpuset");
+            }
+        }
+        if r.block_io().is_some() {
+            v.push("io");
+        }
+        if r.hugepage_limits().is_some() {
+            v.push("hugetlb");
+        }
+    }
+    v
+}
+
+fn unsupported(field: &'static str, why: &'static str) -> CgroupError {
+    CgroupError::Unsupported {
+        field,
+        mode: MODE,
+        why,
+    }
+}
+
+fn max_or(v: i64) -> String {
+    if v < 0 {
+        "max".to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+/// cpu.shares (v1, 2..262144) to cpu.weight (v2, 1..10000), the formula runc and crun use.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 0;
+    }
+    1 + ((shares.saturating_sub(2)) * 9999) / 262_142
+}
+
+pub fn apply(d: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
+    if let Some(mem) = res.memory() {
+        if let Some(v) = mem.reservation() {
+            write(&d.join("memory.low"), &max_or(v))?;
+        }
+        if let Some(v) = mem.limit() {
+            write(&d.join("memory.max"), &max_or(v))?;
+        }
+        if let Some(swap) = mem.swap() {
+            // v1 semantics (memory+swap) to v2 (swap only), as runc converts.
+            let v = match (swap, mem.limit()) {
+                (s, _) if s < 0 => "max".to_string(),
+                (s, Some(l)) if l > 0 => (s - l).max(0).to_string(),
+                (s, _) => s.to_string(),
+            };
+            write(&d.join("memory.swap.max"), &v)?;
+        }
+        if mem.swappiness().is_some() || mem.disable_oom_killer() == Some(true) {
+            return Err(unsupported(
+                "linux.resources.memory.swappiness/disableOOMKiller",
+                "cgroup v2 has no such knob",
+            ));
+        }
+    }
+    if let Some(pids) = res.pids() {
+        let v = if pids.limit() <= 0 {
+            "max".to_string()
+        } else {
+            pids.limit().to_string()
+        };
+        write(&d.join("pids.max"), &v)?;
+    }
+    if let Some(cpu) = res.cpu() {
+        if let Some(s) = cpu.shares() {
+            write(&d.join("cpu.weight"), &shares_to_weight(s).to_string())?;
+        }
+        if cpu.quota().is_some() || cpu.period().is_some() {
+            let quota = cpu.quota().map_or("max".to_string(), max_or);
+            let period = cpu.period().unwrap_or(100_000);
+            write(&d.join("cpu.max"), &format!("{quota} {period}"))?;
+        }
+        if let Some(v) = cpu.cpus() {
+            write(&d.join("cpuset.cpus"), v)?;
+        }
+        if let Some(v) = cpu.mems() {
+            write(&d.join("cpuset.mems"), v)?;
+        }
+        if let Some(v) = cpu.burst() {
+            write(&d.join("cpu.max.burst"), &v.to_string())?;
+        }
+        if let Some(v) = cpu.idle() {
+            write(&d.join("cpu.idle"), &v.to_string())?;
+        }
+        if cpu.realtime_runtime().is_some() || cpu.realtime_period().is_some() {
+            return Err(unsupported(
+                "linux.resources.cpu.realtimeRuntime/realtimePeriod",
+                "cgroup v2 has no realtime knobs",
+            ));
+        }
+    }
+    if let Some(u) = res.unified() {
+        for (k, v) in u {
+            if k.contains('/') || k.starts_with('.') {
+                return Err(CgroupError::Invalid {
+                    field: "linux.resources.unified",
+                    why: format!("{k:?} is not a cgroup file name"),
+                });
+            }
+            write(&d.join(k), v)?;
+        }
+    }
+    if res.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(unsupported(
+            "linux.resources.devices",
+            "the eBPF device controller is not implemented yet",
+        ));
+    }
+    if res.block_io().is_some()
+        || res
+            .hugepage_limits()
+            .as_ref()
+            .is_some_and(|h| !h.is_empty())
+        || res.rdma().as_ref().is_some_and(|r| !r.is_empty())
+    {
+        return Err(unsupported(
+            "linux.resources.blockIO/hugepageLimits/rdma",
+            "not implemented yet",
+        ));
+    }
+    if res.network().is_some() {
+        return Err(unsupported(
+            "linux.resources.network",
+            "cgroup v2 has no net_cls/net_prio",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_convert_like_runc() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+    }
+}

@@ -1,0 +1,172 @@
+//! The command line, flag for flag runc's (engines pass these verbatim).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hako",
+    about = "Open Container Initiative runtime",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// root directory for storage of container state (this should be located in tmpfs)
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
+    /// set the log file to write hako logs to (default is '/dev/stderr')
+    #[arg(long, global = true)]
+    pub log: Option<String>,
+    /// set the log format ('text' (default), or 'json')
+    #[arg(long = "log-format", global = true, default_value = "text")]
+    pub log_format: String,
+    /// enable debug logging
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name"
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// ignore cgroup permission errors ('true', 'false', or 'auto')
+    #[arg(long, global = true, default_value = "auto")]
+    pub rootless: String,
+    /// path to the criu binary used for checkpoint and restore (accepted for runc compatibility)
+    #[arg(long, global = true, hide = true)]
+    pub criu: Option<String>,
+    /// print the version
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// create a container
+    Create(CreateArgs),
+    /// executes the user defined process in a created container
+    Start(IdArg),
+    /// create and run a container
+    Run(RunArgs),
+    /// output the state of a container
+    State(IdArg),
+    /// kill sends the specified signal (default: SIGTERM) to the container's init process
+    Kill(KillArgs),
+    /// delete any resources held by the container often used with detached container
+    Delete(DeleteArgs),
+    /// lists containers started by hako with the given root
+    List(ListArgs),
+    /// create a new specification file
+    Spec(SpecArgs),
+    /// execute new process inside the container
+    Exec(Unimplemented),
+    /// ps displays the processes running inside a container
+    Ps(Unimplemented),
+    /// pause suspends all processes inside the container
+    Pause(Unimplemented),
+    /// resumes all processes that have been previously paused
+    Resume(Unimplemented),
+    /// update container resource constraints
+    Update(Unimplemented),
+    /// display container events such as OOM notifications, cpu, memory, and IO usage statistics
+    Events(Unimplemented),
+    /// show the enabled features
+    Features(Unimplemented),
+    /// checkpoint a running container
+    Checkpoint(Unimplemented),
+    /// restore a container from a previous checkpoint
+    Restore(Unimplemented),
+}
+
+#[derive(Args, Debug)]
+pub struct IdArg {
+    /// the container id
+    pub id: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CreateArgs {
+    /// path to the root of the bundle directory, defaults to the current directory
+    #[arg(short = 'b', long, default_value = "")]
+    pub bundle: PathBuf,
+    /// path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// path to an AF_UNIX socket which will receive a pidfd of the container's init (accepted, not yet implemented)
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
+    /// specify the file to write the process id to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// do not use pivot root to jail process inside rootfs
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// do not create a new session keyring for the container
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// disable the use of the subreaper used to reap reparented processes (accepted for compatibility)
+    #[arg(long = "no-subreaper", hide = true)]
+    pub no_subreaper: bool,
+    /// the container id
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// detach from the container's process
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// do not delete the container after it exits
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// send the specified signal to all processes inside the container
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// the container id
+    pub id: String,
+    /// the signal (name with or without SIG, or number)
+    pub signal: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// Forcibly deletes the container if it is still running (uses SIGKILL)
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// the container id
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// select one of: table or json
+    #[arg(short = 'f', long, default_value = "table")]
+    pub format: String,
+    /// display only container IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SpecArgs {
+    /// path to the root of the bundle directory
+    #[arg(short = 'b', long, default_value = "")]
+    pub bundle: PathBuf,
+    /// generate a configuration for a rootless container
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+/// Subcommands that belong to later milestones: they take any arguments and fail clearly.
+#[derive(Args, Debug)]
+pub struct Unimplemented {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}

@@ -1,0 +1,462 @@
+//! One function per subcommand; each returns the process exit code or an error that `main`
+//! logs (runc's wording where engines match on it).
+
+use crate::cli::{Cli, Command, CreateArgs, DeleteArgs, KillArgs, ListArgs, RunArgs};
+use crate::process::{self, CreateOpts, ProcessError};
+use crate::state::{self, ContainerDir, State, StateError, Status};
+use crate::{cgroups, hooks, logging, signals, spec, sys};
+use std::os::fd::AsFd;
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Spec(#[from] spec::SpecError),
+    #[error(transparent)]
+    Signal(#[from] signals::SignalError),
+    #[error(transparent)]
+    Cgroup(#[from] cgroups::CgroupError),
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
+    #[error("{0}")]
+    Msg(String),
+    #[error("{what}: {source}")]
+    Sys {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+fn msg(s: impl Into<String>) -> CommandError {
+    CommandError::Msg(s.into())
+}
+
+pub fn version_text() -> String {
+    let seccomp = libseccomp::ScmpVersion::current()
+        .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+        .unwrap_or_else(|_| "unknown".into());
+    format!(
+        "hako version {}\ncommit: {}\nspec: 1.2.1\nlibseccomp: {seccomp}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("HAKO_COMMIT")
+    )
+}
+
+pub fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
+    let root = cli.root.clone().unwrap_or_else(state::default_root);
+    let Some(cmd) = &cli.command else {
+        return Err(msg("no command given: see hako --help"));
+    };
+    match cmd {
+        Command::Create(a) => {
+            process::create(&create_opts(&root, a, cli, false))?;
+            Ok(0)
+        }
+        Command::Start(a) => start(&root, &a.id).map(|_| 0),
+        Command::Run(a) => run(&root, a, cli),
+        Command::State(a) => state_cmd(&root, &a.id),
+        Command::Kill(a) => kill(&root, a),
+        Command::Delete(a) => delete(&root, a),
+        Command::List(a) => list(&root, a),
+        Command::Spec(a) => {
+            spec::write(&a.bundle, a.rootless)?;
+            Ok(0)
+        }
+        Command::Exec(_)
+        | Command::Ps(_)
+        | Command::Pause(_)
+        | Command::Resume(_)
+        | Command::Update(_)
+        | Command::Events(_)
+        | Command::Features(_)
+        | Command::Checkpoint(_)
+        | Command::Restore(_) => {
+            let name = format!("{cmd:?}");
+            let name = name.split('(').next().unwrap_or("").to_ascii_lowercase();
+            Err(msg(format!("hako {name}: not implemented yet")))
+        }
+    }
+}
+
+fn create_opts<'a>(
+    root: &'a std::path::Path,
+    a: &'a CreateArgs,
+    cli: &Cli,
+    foreground: bool,
+) -> CreateOpts<'a> {
+    CreateOpts {
+        root,
+        id: &a.id,
+        bundle: &a.bundle,
+        console_socket: a.console_socket.as_deref(),
+        pid_file: a.pid_file.as_deref(),
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+        systemd_cgroup: cli.systemd_cgroup,
+        foreground,
+    }
+}
+
+fn open(root: &std::path::Path, id: &str) -> Result<(ContainerDir, State), CommandError> {
+    let dir = ContainerDir::open(root, id)?;
+    let st = dir.load()?;
+    Ok((dir, st))
+}
+
+fn start(root: &std::path::Path, id: &str) -> Result<(), CommandError> {
+    let (dir, st) = open(root, id)?;
+    dir.lock()?;
+    start_locked(&dir, &st)
+}
+
+fn start_locked(dir: &ContainerDir, st: &State) -> Result<(), CommandError> {
+    match st.status(dir) {
+        Status::Created => {}
+        Status::Stopped => return Err(msg("cannot start a container that has stopped")),
+        Status::Running | Status::Paused => {
+            return Err(msg("cannot start an already running container"));
+        }
+        Status::Creating => {
+            return Err(msg("cannot start a container that is still being created"));
+        }
+    }
+    process::start(dir)?;
+    let hooks = poststart_hooks(st);
+    if !hooks.is_empty() {
+        let json = st.to_spec_json(Status::Running).to_string();
+        hooks::run("poststart", &hooks, json.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Poststart hooks are read from the bundle at start time (they are not needed earlier).
+fn poststart_hooks(st: &State) -> Vec<oci_spec::runtime::Hook> {
+    std::fs::read(st.bundle.join("config.json"))
+        .ok()
+        .and_then(|d| serde_json::from_slice::<oci_spec::runtime::Spec>(&d).ok())
+        .and_then(|s| s.hooks().clone())
+        .and_then(|h| h.poststart().clone())
+        .unwrap_or_default()
+}
+
+fn state_cmd(root: &std::path::Path, id: &str) -> Result<i32, CommandError> {
+    let (dir, st) = open(root, id)?;
+    let v = st.to_spec_json(st.status(&dir));
+    let text = serde_json::to_string_pretty(&v).map_err(|e| msg(e.to_string()))?;
+    println!("{text}");
+    Ok(0)
+}
+
+fn kill(root: &std::path::Path, a: &KillArgs) -> Result<i32, CommandError> {
+    let sig = signals::parse(a.signal.as_deref().unwrap_or("SIGTERM"))?;
+    let (dir, st) = open(root, &a.id)?;
+    let status = st.status(&dir);
+    if status == Status::Stopped {
+        // containerd sends `kill --all ID 9` after the init exited: not an error then.
+        if a.all {
+            signal_cgroup(&st, sig);
+            return Ok(0);
+        }
+        return Err(msg("container not running"));
+    }
+    if a.all || (sig == libc::SIGKILL && !st.private_pid_ns) {
+        // Without its own pid namespace, killing the init does not kill the rest: do it all.
+        signal_cgroup(&st, sig);
+    }
+    signal_init(&st, sig)?;
+    Ok(0)
+}
+
+/// Signals the init through a pidfd, after checking it is still the process we started.
+fn signal_init(st: &State, sig: libc::c_int) -> Result<(), CommandError> {
+    let pidfd = sys::pidfd_open(st.pid).map_err(|_| msg("container not running"))?;
+    if !sys::process_alive(st.pid, st.pid_start) {
+        return Err(msg("container not running"));
+    }
+    sys::pidfd_send_signal(pidfd.as_fd(), sig).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ESRCH) {
+            msg("container not running")
+        } else {
+            CommandError::Sys {
+                what: "unable to signal init".into(),
+                source: e,
+            }
+        }
+    })
+}
+
+fn signal_cgroup(st: &State, sig: libc::c_int) {
+    for pid in cgroups::pids(&st.cgroup_dirs) {
+        // SAFETY: kill with integer arguments.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// Waits (polling the pidfd, which becomes readable on exit) until the init is gone.
+fn wait_gone(st: &State, timeout: Duration) -> bool {
+    let Ok(pidfd) = sys::pidfd_open(st.pid) else {
+        return true;
+    };
+    if !sys::process_alive(st.pid, st.pid_start) {
+        return true;
+    }
+    let mut p = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&pidfd),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let r = unsafe { libc::poll(&mut p, 1, timeout.as_millis() as i32) };
+    r > 0
+}
+
+fn delete(root: &std::path::Path, a: &DeleteArgs) -> Result<i32, CommandError> {
+    let dir = ContainerDir::open(root, &a.id)?;
+    dir.lock()?;
+    let st = match dir.load() {
+        Ok(st) => st,
+        // A half-made container (create killed before it wrote its state): remove what is there.
+        Err(StateError::NotExist) => {
+            dir.remove()?;
+            return Ok(0);
+        }
+        Err(e @ StateError::Corrupt { .. }) if !a.force => return Err(e.into()),
+        Err(_) => {
+            dir.remove()?;
+            return Ok(0);
+        }
+    };
+    match st.status(&dir) {
+        Status::Stopped => {}
+        Status::Created | Status::Creating => kill_and_wait(&st)?,
+        s @ (Status::Running | Status::Paused) => {
+            if !a.force {
+                return Err(msg(format!(
+                    "cannot delete container {} that is not stopped: {}",
+                    st.id,
+                    s.as_str()
+                )));
+            }
+            if s == Status::Paused {
+                if let Some(f) = &st.freezer {
+                    thaw(f);
+                }
+            }
+            kill_and_wait(&st)?;
+        }
+    }
+    destroy(&dir, &st)?;
+    Ok(0)
+}
+
+fn thaw(freezer: &std::path::Path) {
+    let v = if freezer.ends_with("cgroup.freeze") {
+        "0"
+    } else {
+        "THAWED"
+    };
+    let _ = std::fs::write(freezer, v);
+}
+
+fn kill_and_wait(st: &State) -> Result<(), CommandError> {
+    let _ = signal_init(st, libc::SIGKILL);
+    if !st.private_pid_ns {
+        signal_cgroup(st, libc::SIGKILL);
+    }
+    if wait_gone(st, Duration::from_secs(10)) {
+        Ok(())
+    } else {
+        Err(msg("container init still running"))
+    }
+}
+
+/// Removes everything the container held: leftover processes, cgroups, state; then runs the
+/// poststop hooks (their failures are warnings, as the runtime-spec says).
+fn destroy(dir: &ContainerDir, st: &State) -> Result<(), CommandError> {
+    if !cgroups::pids(&st.cgroup_dirs).is_empty() {
+        signal_cgroup(st, libc::SIGKILL);
+    }
+    cgroups::destroy(&st.cgroup_dirs)?;
+    if !st.poststop.is_empty() {
+        let json = st.to_spec_json(Status::Stopped).to_string();
+        if let Err(e) = hooks::run("poststop", &st.poststop, json.as_bytes()) {
+            logging::warn(&e.to_string());
+        }
+    }
+    dir.remove()?;
+    Ok(())
+}
+
+fn list(root: &std::path::Path, a: &ListArgs) -> Result<i32, CommandError> {
+    let mut rows = Vec::new();
+    for id in state::list_ids(root)? {
+        let Ok(dir) = ContainerDir::open(root, &id) else {
+            continue;
+        };
+        // Half-made or corrupted containers are skipped, never fatal.
+        let Ok(st) = dir.load() else {
+            continue;
+        };
+        let status = st.status(&dir);
+        rows.push((st, status));
+    }
+    match a.format.as_str() {
+        "json" => {
+            if rows.is_empty() {
+                println!("null");
+            } else {
+                let v: Vec<_> = rows.iter().map(|(s, st)| s.to_spec_json(*st)).collect();
+                println!("{}", serde_json::Value::from(v));
+            }
+        }
+        "table" => {
+            if a.quiet {
+                for (s, _) in &rows {
+                    println!("{}", s.id);
+                }
+            } else {
+                let mut table = vec![[
+                    "ID".to_string(),
+                    "PID".into(),
+                    "STATUS".into(),
+                    "BUNDLE".into(),
+                    "CREATED".into(),
+                    "OWNER".into(),
+                ]];
+                for (s, status) in &rows {
+                    let pid = if *status == Status::Stopped { 0 } else { s.pid };
+                    table.push([
+                        s.id.clone(),
+                        pid.to_string(),
+                        status.as_str().into(),
+                        s.bundle.display().to_string(),
+                        s.created.clone(),
+                        if s.owner.is_empty() {
+                            "root".into()
+                        } else {
+                            s.owner.clone()
+                        },
+                    ]);
+                }
+                print!("{}", tabulate(&table));
+            }
+        }
+        other => return Err(msg(format!("invalid format option {other:?}"))),
+    }
+    Ok(0)
+}
+
+/// Go's tabwriter as runc configures it (minwidth 12, padding 3); the last column is unpadded.
+fn tabulate(rows: &[[String; 6]]) -> String {
+    let mut widths = [0usize; 6];
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max((c.len() + 3).max(12));
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i == 5 {
+                out.push_str(c);
+            } else {
+                out.push_str(&format!("{c:<w$}", w = widths[i]));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn run(root: &std::path::Path, a: &RunArgs, cli: &Cli) -> Result<i32, CommandError> {
+    let created = process::create(&create_opts(root, &a.create, cli, !a.detach))?;
+    if let Err(e) = start_locked(&created.dir, &created.state) {
+        let _ = kill_and_wait(&created.state);
+        let _ = destroy(&created.dir, &created.state);
+        return Err(e);
+    }
+    if a.detach {
+        return Ok(0);
+    }
+    let code = wait_forwarding_signals(created.pid);
+    if !a.keep {
+        destroy(&created.dir, &created.state)?;
+    }
+    Ok(code)
+}
+
+/// `run` in the foreground: forward the usual signals to the init and return its exit status
+/// (128+N when killed by signal N), as runc does.
+fn wait_forwarding_signals(pid: i32) -> i32 {
+    const FORWARD: [libc::c_int; 8] = [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+        libc::SIGCHLD,
+    ];
+    // SAFETY: sigset manipulation on a local set; blocking signals is process-wide but we
+    // are single-threaded and about to only wait.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARD {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid on our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            if libc::WIFEXITED(status) {
+                return libc::WEXITSTATUS(status);
+            }
+            if libc::WIFSIGNALED(status) {
+                return 128 + libc::WTERMSIG(status);
+            }
+            continue;
+        }
+        if r < 0 {
+            return 255;
+        }
+        // SAFETY: `set` is a valid, initialised sigset.
+        let sig = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
+        if sig > 0 && sig != libc::SIGCHLD {
+            // SAFETY: kill with integer arguments.
+            unsafe { libc::kill(pid, sig) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_matches_runc_layout() {
+        let t = tabulate(&[[
+            "ID".into(),
+            "PID".into(),
+            "STATUS".into(),
+            "BUNDLE".into(),
+            "CREATED".into(),
+            "OWNER".into(),
+        ]]);
+        assert_eq!(
+            t,
+            "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n"
+        );
+    }
+}

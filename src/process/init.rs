@@ -1,0 +1,402 @@
+//! The container's init, between clone and execve. It runs in the cloned child (no re-exec of
+//! hako), already inside its new namespaces, and reports every failure, with the step that
+//! failed, over the sync socket.
+
+use super::sync::{Channel, Msg};
+use crate::config::Bundle;
+use crate::{console, hooks, rootfs, sys};
+use oci_spec::runtime::LinuxNamespaceType;
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{step}: {source}")]
+    Sys {
+        step: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Rootfs(#[from] rootfs::RootfsError),
+    #[error(transparent)]
+    Console(#[from] console::ConsoleError),
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
+    #[error(transparent)]
+    Identity(#[from] super::identity::IdentityError),
+    #[error(transparent)]
+    Sync(#[from] super::sync::SyncError),
+    #[error("exec: {0:?}: executable file not found in $PATH")]
+    NotFound(String),
+    #[error("exec: {0:?}: permission denied")]
+    NotExecutable(String),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error("{0}")]
+    Other(String),
+}
+
+fn step(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> InitError {
+    let step = step.into();
+    move |source| InitError::Sys { step, source }
+}
+
+/// Everything the init needs, prepared by the parent before clone.
+pub struct InitArgs<'a> {
+    pub bundle: &'a Bundle,
+    pub id: &'a str,
+    pub sync: Channel,
+    pub exec_listener: OwnedFd,
+    pub console_socket: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub cgroup_mounts: Vec<(String, PathBuf)>,
+    /// Namespaces to join with setns, already opened (and type-checked) by the parent.
+    pub joins: Vec<(LinuxNamespaceType, OwnedFd)>,
+    pub new_userns: bool,
+    pub new_timens: bool,
+    pub seccomp: Option<&'a crate::seccomp::Program>,
+}
+
+/// Entry point in the cloned child. Never returns: it execs or exits.
+pub fn run(args: InitArgs<'_>) -> ! {
+    let result = setup_and_exec(&args);
+    let msg = match result {
+        Ok(never) => match never {},
+        Err(e) => e.to_string(),
+    };
+    // Before Ready the parent is listening; after it, `start` is (its connection is fd 3
+    // duplicated below), so report wherever someone is.
+    let _ = args.sync.send(&Msg::Error(msg));
+    sys::exit_child(1)
+}
+
+fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitError> {
+    let spec = &a.bundle.spec;
+    close_inherited(a)?;
+    // The runtime process may have blocked signals; the container starts clean.
+    // SAFETY: sigset manipulation on a local set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+    // Die with `hako create` if it dies before we are ready (no orphaned half-made init).
+    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
+        .map_err(step("pdeathsig"))?;
+    // Setup runs non-dumpable so the container cannot ptrace us or read our memory.
+    sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(step("set non-dumpable"))?;
+
+    let state_json = match a.sync.recv()? {
+        Msg::Go(s) => s,
+        other => return Err(InitError::Other(format!("unexpected message {other:?}"))),
+    };
+    if a.new_userns {
+        // The parent mapped our ids: become root of the new user namespace.
+        // SAFETY: plain id syscalls.
+        if unsafe { libc::setresgid(0, 0, 0) } != 0 || unsafe { libc::setresuid(0, 0, 0) } != 0 {
+            return Err(step("become root in the user namespace (is id 0 mapped?)")(
+                std::io::Error::last_os_error(),
+            ));
+        }
+    }
+    for (t, fd) in &a.joins {
+        sys::setns(fd.as_fd(), crate::config::clone_flag(*t))
+            .map_err(step(format!("join {t:?} namespace")))?;
+    }
+    if a.new_timens {
+        enter_time_ns(a)?;
+    }
+    // SAFETY: umask cannot fail. Devices and mount points get exactly the modes we ask for.
+    unsafe { libc::umask(0) };
+
+    if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
+        // SAFETY: the pointer/length pair describes `h`.
+        if unsafe { libc::sethostname(h.as_ptr().cast(), h.len()) } != 0 {
+            return Err(step("sethostname")(std::io::Error::last_os_error()));
+        }
+    }
+    if let Some(d) = spec.domainname().as_ref().filter(|d| !d.is_empty()) {
+        // SAFETY: the pointer/length pair describes `d`.
+        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
+            return Err(step("setdomainname")(std::io::Error::last_os_error()));
+        }
+    }
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| InitError::Other("process missing".into()))?;
+    let console_sock = match a.console_socket {
+        Some(p) if process.terminal() == Some(true) => Some(console::connect(p)?),
+        _ => None,
+    };
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(step("set oom_score_adj"))?;
+    }
+    if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        // /proc/sys/{net,kernel ipc,uts} act on the writer's namespaces, which are now the
+        // container's; config validation allowed only namespaced keys.
+        for (k, v) in sysctl {
+            let path = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
+            std::fs::write(&path, v).map_err(step(format!("sysctl {k}={v}")))?;
+        }
+    }
+
+    let ctx = rootfs::Context {
+        spec,
+        rootfs: &a.bundle.rootfs,
+        cgroup_dirs: &a.cgroup_mounts,
+        userns: a.new_userns,
+        new_netns: crate::config::namespaces(spec)
+            .iter()
+            .any(|(t, p)| *t == LinuxNamespaceType::Network && p.is_none()),
+        no_pivot: a.no_pivot,
+    };
+    let root = rootfs::prepare(&ctx)?;
+    rootfs::mount_all(&ctx, root.as_fd())?;
+
+    let hooks = spec.hooks().as_ref();
+    let runtime_hooks = hooks.is_some_and(|h| {
+        h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+            || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+    });
+    if runtime_hooks {
+        a.sync.send(&Msg::RunHooks)?;
+        match a.sync.recv()? {
+            Msg::HooksDone => {}
+            other => return Err(InitError::Other(format!("unexpected message {other:?}"))),
+        }
+    }
+    if let Some(h) = hooks.and_then(|h| h.create_container().as_ref()) {
+        hooks::run("createContainer", h, state_json.as_bytes())?;
+    }
+
+    rootfs::enter(&ctx, root.as_fd())?;
+    drop(root);
+    if let Some(sock) = &console_sock {
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        console::setup(sock.as_fd(), size)?;
+    }
+    drop(console_sock);
+    rootfs::finish(spec)?;
+
+    if !a.no_new_keyring {
+        join_session_keyring(a.id);
+    }
+    super::identity::apply_rlimits(process)?;
+    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: load it while we still
+    // have it (runc does the same). With no_new_privs it is loaded last, right before execve.
+    let nnp = process.no_new_privileges() == Some(true);
+    if let (Some(prog), false) = (a.seccomp, nnp) {
+        prog.load()?;
+    }
+    super::identity::apply_user_and_caps(process, true)?;
+
+    let cwd = process.cwd();
+    std::env::set_current_dir(cwd).map_err(step(format!("chdir to cwd {}", cwd.display())))?;
+    verify_cwd()?;
+
+    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    let args = process.args().as_deref().unwrap_or(&[]);
+    let exe = find_executable(&args[0], &env)?;
+    let cargs = to_cstrings(args)?;
+    let mut cenv = to_cstrings(&env)?;
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        cenv.push(c"HOME=/".to_owned());
+    }
+
+    // Only stdio and the preserved fds survive exec (CVE-2016-9962, CVE-2024-21626).
+    for fd in 3..3 + a.preserve_fds {
+        sys::clear_cloexec(fd as RawFd).map_err(step(format!("preserve fd {fd}")))?;
+    }
+    sys::cloexec_from(3 + a.preserve_fds).map_err(step("close fds"))?;
+    let umask = process.user().umask().unwrap_or(0o022);
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(umask as libc::mode_t) };
+
+    // The create/start barrier: tell `hako create` we are ready, then wait for `hako start`.
+    sys::prctl(libc::PR_SET_PDEATHSIG, 0).map_err(step("clear pdeathsig"))?;
+    a.sync.send(&Msg::Ready)?;
+    let conn = accept(a.exec_listener.as_fd())?;
+    // From here errors go to `start`: put its connection where run() reports.
+    // SAFETY: dup2 onto the sync fd number, which we own; both stay close-on-exec.
+    unsafe {
+        libc::dup3(conn.as_raw_fd(), a.sync.raw(), libc::O_CLOEXEC);
+    }
+    drop(conn);
+    if let Some(h) = hooks.and_then(|h| h.start_container().as_ref()) {
+        hooks::run("startContainer", h, state_json.as_bytes())?;
+    }
+    sys::prctl(libc::PR_SET_DUMPABLE, 1).map_err(step("set dumpable"))?;
+    if let (Some(prog), true) = (a.seccomp, nnp) {
+        prog.load()?;
+    }
+    let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = cenv.iter().map(|c| c.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    // SAFETY: argv and envp are NULL-terminated arrays of valid C strings that outlive the call.
+    unsafe { libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    let e = std::io::Error::last_os_error();
+    Err(match e.raw_os_error() {
+        Some(libc::EACCES) => InitError::NotExecutable(args[0].clone()),
+        Some(libc::ENOENT) => InitError::Sys {
+            step: format!("exec: {:?}", args[0]),
+            source: e,
+        },
+        _ => InitError::Sys {
+            step: format!("exec {:?}", args[0]),
+            source: e,
+        },
+    })
+}
+
+/// Closes every fd the runtime process had open except the ones the init uses: the state
+/// directory's lock, pidfds and the like must not live on in the container's init.
+fn close_inherited(a: &InitArgs<'_>) -> Result<(), InitError> {
+    let mut keep: Vec<RawFd> = vec![a.sync.raw(), a.exec_listener.as_raw_fd()];
+    keep.extend(a.joins.iter().map(|(_, fd)| fd.as_raw_fd()));
+    keep.sort_unstable();
+    let mut next = 3 + a.preserve_fds as RawFd;
+    for k in keep {
+        if k < next {
+            continue;
+        }
+        if k > next {
+            sys::close_range(next as u32, (k - 1) as u32).map_err(step("close inherited fds"))?;
+        }
+        next = k + 1;
+    }
+    sys::close_range(next as u32, u32::MAX).map_err(step("close inherited fds"))
+}
+
+fn enter_time_ns(a: &InitArgs<'_>) -> Result<(), InitError> {
+    sys::unshare(libc::CLONE_NEWTIME).map_err(step("unshare time namespace"))?;
+    if let Some(offsets) = a
+        .bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref())
+    {
+        let mut text = String::new();
+        for (clock, o) in offsets {
+            text.push_str(&format!(
+                "{clock} {} {}\n",
+                o.secs().unwrap_or(0),
+                o.nanosecs().unwrap_or(0)
+            ));
+        }
+        std::fs::write("/proc/self/timens_offsets", text).map_err(step("write timens_offsets"))?;
+    }
+    let f = std::fs::File::open("/proc/self/ns/time_for_children")
+        .map_err(step("open time_for_children"))?;
+    sys::setns(f.as_fd(), libc::CLONE_NEWTIME).map_err(step("enter time namespace"))
+}
+
+/// CVE-2024-21626: a cwd reached through a leaked fd is "(unreachable)/…" or fails: refuse.
+fn verify_cwd() -> Result<(), InitError> {
+    let cwd = std::env::current_dir().map_err(step("getcwd"))?;
+    if !cwd.is_absolute() || cwd.as_os_str().as_bytes().starts_with(b"(unreachable)") {
+        return Err(InitError::Other(format!(
+            "current working directory is outside of container mount namespace root -- possible container breakout detected ({})",
+            cwd.display()
+        )));
+    }
+    Ok(())
+}
+
+fn to_cstrings(v: &[String]) -> Result<Vec<CString>, InitError> {
+    v.iter()
+        .map(|s| {
+            CString::new(s.as_bytes())
+                .map_err(|_| InitError::Other(format!("{s:?} contains a NUL byte")))
+        })
+        .collect()
+}
+
+/// PATH lookup inside the container, with the container's PATH, like Go's exec.LookPath.
+fn find_executable(name: &str, env: &[String]) -> Result<CString, InitError> {
+    let check = |p: &Path| -> Result<bool, InitError> {
+        let Ok(meta) = std::fs::metadata(p) else {
+            return Ok(false);
+        };
+        if meta.is_dir() {
+            return Ok(false);
+        }
+        let c = CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| InitError::Other(format!("{name:?} contains a NUL byte")))?;
+        // SAFETY: access with a valid C string.
+        Ok(unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0)
+    };
+    if name.contains('/') {
+        let p = Path::new(name);
+        if !p.exists() {
+            return Err(InitError::Sys {
+                step: format!("exec: {name:?}"),
+                source: std::io::Error::from_raw_os_error(libc::ENOENT),
+            });
+        }
+        if !check(p)? {
+            return Err(InitError::NotExecutable(name.to_string()));
+        }
+        return CString::new(name).map_err(|_| InitError::NotFound(name.to_string()));
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("");
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let cand = Path::new(dir).join(name);
+        if check(&cand)? {
+            return CString::new(cand.as_os_str().as_bytes())
+                .map_err(|_| InitError::NotFound(name.to_string()));
+        }
+    }
+    Err(InitError::NotFound(name.to_string()))
+}
+
+fn accept(listener: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd, InitError> {
+    loop {
+        // SAFETY: accept4 with null address pointers is allowed.
+        let fd = unsafe {
+            libc::accept4(
+                listener.as_raw_fd(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_CLOEXEC,
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: accept4 returned a new fd that we now own.
+            return Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(step("wait for start")(e));
+        }
+    }
+}
+
+/// A fresh session keyring named after the container (runc's default), so containers do not
+/// share the host's keys. Best effort: kernels without keyrings just go on.
+fn join_session_keyring(id: &str) {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let Ok(name) = CString::new(format!("_ses.{id}")) else {
+        return;
+    };
+    // SAFETY: keyctl with a valid C string argument.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if r < 0 {
+        crate::logging::debug(|| format!("session keyring: {}", std::io::Error::last_os_error()));
+    }
+}

@@ -1,0 +1,389 @@
+//! Process model, parent side. `hako create` clones the container init straight into its new
+//! namespaces (clone3; on cgroup v2 straight into its cgroup), maps its ids, places it in its
+//! cgroups, runs the runtime hooks when the init asks, and exits once the init reports ready.
+//! The init then waits on `--root/ID/exec.sock` until `hako start` connects; it execs the
+//! user's process and the connection closes on exec, which is how `start` knows it worked.
+//! No re-exec of hako and no extra process in the common case. See docs/ARCHITECTURE.md.
+
+pub mod identity;
+pub mod init;
+pub mod sync;
+
+use crate::cgroups::{self, CgroupError, Manager};
+use crate::config::{self, Bundle, ConfigError};
+use crate::state::{self, ContainerDir, State, StateError, Status};
+use crate::{hooks, logging, sys};
+use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxNamespaceType};
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use sync::Msg;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Sync(#[from] sync::SyncError),
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("unable to {what}: {source}")]
+    Sys {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("unable to start container process: {0}")]
+    Init(String),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+fn sys_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ProcessError {
+    let what = what.into();
+    move |source| ProcessError::Sys { what, source }
+}
+
+pub struct CreateOpts<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub console_socket: Option<&'a Path>,
+    pub pid_file: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub systemd_cgroup: bool,
+    /// `run` in the foreground: the init stays our child and we wait for it.
+    pub foreground: bool,
+}
+
+pub struct Created {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+    pub dir: ContainerDir,
+    pub state: State,
+}
+
+/// Undoes a half-made container on any error: kill the init, remove cgroups and state dir.
+struct Cleanup<'a> {
+    dir: Option<&'a ContainerDir>,
+    cgroup_dirs: Vec<PathBuf>,
+    child: Option<(OwnedFd, i32)>,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        if let Some((pidfd, pid)) = self.child.take() {
+            let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+            let mut status = 0;
+            // SAFETY: waitpid on our own child.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+        }
+        if !self.cgroup_dirs.is_empty() {
+            let _ = cgroups::destroy(&self.cgroup_dirs);
+        }
+        if let Some(d) = self.dir.take() {
+            let _ = d.remove();
+        }
+    }
+}
+
+pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
+    state::validate_id(o.id)?;
+    let bundle = config::load(o.bundle)?;
+    let spec = &bundle.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| ProcessError::Usage("process missing".into()))?;
+    let terminal = process.terminal() == Some(true);
+    if terminal && o.console_socket.is_none() && !o.foreground {
+        return Err(ProcessError::Usage(
+            "cannot allocate tty if hako will detach without setting console socket".into(),
+        ));
+    }
+    if terminal && o.console_socket.is_none() {
+        return Err(ProcessError::Unsupported(
+            "process.terminal without --console-socket (hako proxying the terminal itself) is not supported yet".into(),
+        ));
+    }
+    if !terminal && o.console_socket.is_some() {
+        return Err(ProcessError::Usage(
+            "cannot use console socket if hako will not detach or allocate tty".into(),
+        ));
+    }
+    let linux = spec.linux().as_ref();
+    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
+    let manager = Manager::new(cgroups_path, o.id, o.systemd_cgroup)?;
+
+    // Namespace plan: clone into the new ones, setns into the given ones.
+    let nss = config::namespaces(spec);
+    let mut clone_flags: u64 = 0;
+    let mut joins = Vec::new();
+    let mut new_userns = false;
+    let mut new_timens = false;
+    for (t, path) in &nss {
+        match path {
+            None if *t == LinuxNamespaceType::Time => new_timens = true,
+            None => {
+                clone_flags |= config::clone_flag(*t) as u64;
+                if *t == LinuxNamespaceType::User {
+                    new_userns = true;
+                }
+            }
+            Some(p) => {
+                if matches!(t, LinuxNamespaceType::User | LinuxNamespaceType::Pid) {
+                    return Err(ProcessError::Unsupported(format!(
+                        "joining an existing {t:?} namespace ({}) is not supported yet",
+                        p.display()
+                    )));
+                }
+                let f = std::fs::File::open(p)
+                    .map_err(sys_err(format!("open namespace {}", p.display())))?;
+                joins.push((*t, OwnedFd::from(f)));
+            }
+        }
+    }
+    if new_userns && !joins.is_empty() {
+        return Err(ProcessError::Unsupported(
+            "joining namespaces together with a new user namespace is not supported yet".into(),
+        ));
+    }
+
+    // Compiled here, before clone: the container's memory limit never pays for libseccomp.
+    let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
+        Some(sc) => {
+            let prog = crate::seccomp::compile(sc)?;
+            if prog.uses_notify() {
+                return Err(ProcessError::Unsupported(
+                    "linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet".into(),
+                ));
+            }
+            if !prog.skipped().is_empty() {
+                logging::debug(|| {
+                    format!("seccomp: unknown syscalls skipped: {:?}", prog.skipped())
+                });
+            }
+            Some(prog)
+        }
+        None => None,
+    };
+
+    let dir = ContainerDir::create(o.root, o.id)?;
+    let mut cleanup = Cleanup {
+        dir: Some(&dir),
+        cgroup_dirs: Vec::new(),
+        child: None,
+    };
+    let resources = linux.and_then(|l| l.resources().clone()).map(|mut r| {
+        // Devices the config creates must also be usable: allow them in the device cgroup.
+        if let (Some(devs), Some(rules)) = (
+            linux.and_then(|l| l.devices().as_ref()),
+            r.devices().clone(),
+        ) {
+            let mut rules = rules;
+            for d in devs {
+                if let Ok(rule) = LinuxDeviceCgroupBuilder::default()
+                    .allow(true)
+                    .typ(d.typ())
+                    .major(d.major())
+                    .minor(d.minor())
+                    .access("rwm")
+                    .build()
+                {
+                    rules.push(rule);
+                }
+            }
+            r.set_devices(Some(rules));
+        }
+        r
+    });
+    cleanup.cgroup_dirs = manager.dir_paths();
+    manager.create(resources.as_ref())?;
+
+    let listener = UnixListener::bind(sys::unix_addr_in(dir.borrow_fd(), state::EXEC_SOCKET))
+        .map_err(sys_err("create exec socket"))?;
+    let (parent_ch, child_ch) = sync::pair()?;
+    let cgroup_mounts: Vec<(String, PathBuf)> = if manager.mode() == cgroups::Mode::Unified {
+        manager
+            .dirs
+            .iter()
+            .map(|(_, d)| (String::new(), d.clone()))
+            .collect()
+    } else {
+        manager
+            .dirs
+            .iter()
+            .map(|(i, d)| {
+                let name = manager.layout.hierarchies[*i]
+                    .mountpoint
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (name, d.clone())
+            })
+            .collect()
+    };
+    let cgroup_fd = match manager.unified_dir() {
+        Some(d) => Some(
+            sys::open(d, libc::O_PATH | libc::O_DIRECTORY, 0)
+                .map_err(sys_err(format!("open cgroup {}", d.display())))?,
+        ),
+        None => None,
+    };
+
+    let forked = sys::clone_fork(clone_flags, cgroup_fd.as_ref().map(|f| f.as_raw_fd()))
+        .map_err(sys_err("clone the container init"))?;
+    let (pid, pidfd) = match forked {
+        sys::Forked::Child => {
+            drop(parent_ch);
+            init::run(init::InitArgs {
+                bundle: &bundle,
+                id: o.id,
+                sync: child_ch,
+                exec_listener: OwnedFd::from(listener),
+                console_socket: o.console_socket,
+                no_pivot: o.no_pivot,
+                no_new_keyring: o.no_new_keyring,
+                preserve_fds: o.preserve_fds,
+                cgroup_mounts,
+                joins,
+                new_userns,
+                new_timens,
+                seccomp: seccomp.as_ref(),
+            })
+        }
+        sys::Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop(child_ch);
+    drop(listener);
+    drop(joins);
+    let pidfd_dup = pidfd.try_clone().map_err(sys_err("dup pidfd"))?;
+    cleanup.child = Some((pidfd_dup, pid));
+
+    if new_userns {
+        write_id_maps(pid, &bundle)?;
+    }
+    if manager.mode() != cgroups::Mode::Unified {
+        manager.attach(pid)?;
+    }
+    let pid_start = sys::process_start_time(pid).map_err(sys_err("read the init's start time"))?;
+    let st = State {
+        oci_version: spec.version().clone(),
+        id: o.id.to_string(),
+        pid,
+        pid_start,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: logging::rfc3339_now(),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        cgroup_dirs: manager.dir_paths(),
+        freezer: manager.freezer_path(),
+        private_pid_ns: clone_flags & libc::CLONE_NEWPID as u64 != 0,
+        poststop: spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.poststop().clone())
+            .unwrap_or_default(),
+    };
+    dir.save(&st)?;
+    let state_json = st.to_spec_json(Status::Creating).to_string();
+    parent_ch.send(&Msg::Go(state_json.clone()))?;
+    loop {
+        match parent_ch.recv() {
+            Ok(Msg::RunHooks) => {
+                if let Some(h) = spec.hooks() {
+                    if let Some(v) = h.prestart() {
+                        hooks::run("prestart", v, state_json.as_bytes())?;
+                    }
+                    if let Some(v) = h.create_runtime() {
+                        hooks::run("createRuntime", v, state_json.as_bytes())?;
+                    }
+                }
+                parent_ch.send(&Msg::HooksDone)?;
+            }
+            Ok(Msg::Ready) => break,
+            Ok(Msg::Error(e)) => return Err(ProcessError::Init(e)),
+            Ok(other) => return Err(ProcessError::Init(format!("unexpected message {other:?}"))),
+            Err(sync::SyncError::Eof) => {
+                return Err(ProcessError::Init(
+                    "container init exited before it was ready".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(p) = o.pid_file {
+        write_pid_file(p, pid)?;
+    }
+    cleanup.child = None;
+    cleanup.cgroup_dirs.clear();
+    cleanup.dir = None;
+    drop(cleanup);
+    Ok(Created {
+        pid,
+        pidfd,
+        dir,
+        state: st,
+    })
+}
+
+/// The parent writes the user namespace's id maps (it is root in the parent namespace, so
+/// any mapping the config asks for is allowed).
+fn write_id_maps(pid: i32, bundle: &Bundle) -> Result<(), ProcessError> {
+    let Some(linux) = bundle.spec.linux().as_ref() else {
+        return Ok(());
+    };
+    for (file, maps) in [
+        ("uid_map", linux.uid_mappings()),
+        ("gid_map", linux.gid_mappings()),
+    ] {
+        let text: String = maps
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect();
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, text).map_err(sys_err(format!("write {path}")))?;
+    }
+    Ok(())
+}
+
+/// runc's pid file: host pid, no trailing newline, written atomically.
+fn write_pid_file(path: &Path, pid: i32) -> Result<(), ProcessError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    state::write_atomic(&tmp, path, pid.to_string().as_bytes())
+        .map_err(sys_err(format!("write pid file {}", path.display())))
+}
+
+/// Releases the waiting init: connect to its exec socket, then wait for the connection to
+/// close (it is close-on-exec, so EOF means execve succeeded) or for an error message.
+pub fn start(dir: &ContainerDir) -> Result<(), ProcessError> {
+    let addr = sys::unix_addr_in(dir.borrow_fd(), state::EXEC_SOCKET);
+    let mut conn = UnixStream::connect(&addr).map_err(sys_err("connect to the container init"))?;
+    // The socket file is what marks "created": gone once the init took the connection.
+    let _ = std::fs::remove_file(dir.path.join(state::EXEC_SOCKET));
+    let mut buf = Vec::new();
+    let _ = conn.read_to_end(&mut buf);
+    if buf.len() > 1 && buf[0] == 5 {
+        return Err(ProcessError::Init(
+            String::from_utf8_lossy(&buf[1..]).into_owned(),
+        ));
+    }
+    Ok(())
+}
