@@ -11,25 +11,25 @@ use std::path::PathBuf;
 )]
 pub struct Cli {
     /// root directory for storage of container state (this should be located in tmpfs)
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub root: Option<PathBuf>,
     /// set the log file to write hako logs to (default is '/dev/stderr')
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub log: Option<String>,
     /// set the log format ('text' (default), or 'json')
-    #[arg(long = "log-format", global = true, default_value = "text")]
+    #[arg(long = "log-format", default_value = "text")]
     pub log_format: String,
     /// enable debug logging
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub debug: bool,
     /// enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name"
-    #[arg(long = "systemd-cgroup", global = true)]
+    #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
     /// ignore cgroup permission errors ('true', 'false', or 'auto')
-    #[arg(long, global = true, default_value = "auto")]
+    #[arg(long, default_value = "auto")]
     pub rootless: String,
     /// path to the criu binary used for checkpoint and restore (accepted for runc compatibility)
-    #[arg(long, global = true, hide = true)]
+    #[arg(long, hide = true)]
     pub criu: Option<String>,
     /// print the version
     #[arg(short = 'v', long = "version")]

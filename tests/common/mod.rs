@@ -1,0 +1,304 @@
+//! Shared test rig: busybox bundles built from Debian's busybox-static, a private `--root` per
+//! test, absolute cgroup paths under /hako-test/ (never the caller's own cgroup), and checks
+//! that nothing is left behind.
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const HAKO: &str = env!("CARGO_BIN_EXE_hako");
+pub const CGROUP_PREFIX: &str = "/hako-test";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A unique container id for this test process.
+pub fn unique_id(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    format!("{prefix}-{}-{n}", std::process::id())
+}
+
+fn busybox() -> PathBuf {
+    for p in ["/bin/busybox", "/usr/bin/busybox"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("busybox-static is not installed (integration/setup.sh installs it)");
+}
+
+/// Builds a busybox rootfs at `rootfs`.
+pub fn make_rootfs(rootfs: &Path) {
+    let bb = busybox();
+    for d in [
+        "bin", "etc", "proc", "sys", "dev", "tmp", "root", "var", "run",
+    ] {
+        std::fs::create_dir_all(rootfs.join(d)).expect("mkdir rootfs");
+    }
+    std::fs::copy(&bb, rootfs.join("bin/busybox")).expect("copy busybox");
+    let list = Command::new(&bb)
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
+        }
+    }
+    std::fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    )
+    .expect("passwd");
+    std::fs::write(
+        rootfs.join("etc/group"),
+        "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n",
+    )
+    .expect("group");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(rootfs.join("tmp"), std::fs::Permissions::from_mode(0o1777))
+        .expect("chmod tmp");
+}
+
+/// A bundle in a fresh temp directory with hako's default config (from `hako spec`), made
+/// non-interactive and given an absolute cgroupsPath under /hako-test/.
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub config: Value,
+}
+
+impl Bundle {
+    pub fn new(id: &str, args: &[&str]) -> Bundle {
+        let dir = std::env::temp_dir().join("hako-tests").join(id);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("bundle dir");
+        make_rootfs(&dir.join("rootfs"));
+        let out = Command::new(HAKO)
+            .args(["spec", "-b"])
+            .arg(&dir)
+            .output()
+            .expect("hako spec");
+        assert!(out.status.success(), "hako spec failed: {out:?}");
+        let text = std::fs::read_to_string(dir.join("config.json")).expect("config");
+        let mut config: Value = serde_json::from_str(&text).expect("json");
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(args);
+        config["linux"]["cgroupsPath"] = json!(format!("{CGROUP_PREFIX}/{id}"));
+        let b = Bundle { dir, config };
+        b.save();
+        b
+    }
+
+    pub fn save(&self) {
+        std::fs::write(
+            self.dir.join("config.json"),
+            serde_json::to_string_pretty(&self.config).expect("serialise"),
+        )
+        .expect("write config");
+    }
+
+    /// Edits config.json in place.
+    pub fn edit(&mut self, f: impl FnOnce(&mut Value)) {
+        f(&mut self.config);
+        self.save();
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A private `--root` for one test; force-deletes whatever is left in it on drop.
+pub struct Runtime {
+    pub root: PathBuf,
+}
+
+impl Runtime {
+    pub fn new(name: &str) -> Runtime {
+        let root = std::env::temp_dir()
+            .join("hako-tests-root")
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        Runtime { root }
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(HAKO);
+        c.arg("--root").arg(&self.root);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// Runs hako with `args` and returns its output.
+    pub fn hako(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("spawn hako")
+    }
+
+    /// Like `hako`, but the command must succeed.
+    pub fn ok(&self, args: &[&str]) -> Output {
+        let out = self.hako(args);
+        assert!(
+            out.status.success(),
+            "hako {args:?} failed ({:?}): stdout {} stderr {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// `run` of a bundle: (exit code, stdout, stderr).
+    pub fn run(&self, b: &Bundle, id: &str) -> (i32, String, String) {
+        let out = self
+            .cmd()
+            .args(["run", "-b"])
+            .arg(&b.dir)
+            .arg(id)
+            .output()
+            .expect("spawn hako run");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `run` that must exit 0; returns stdout.
+    pub fn run_ok(&self, b: &Bundle, id: &str) -> String {
+        let (code, out, err) = self.run(b, id);
+        assert_eq!(code, 0, "run {id} failed: stdout {out} stderr {err}");
+        out
+    }
+
+    pub fn create(&self, b: &Bundle, id: &str) -> Output {
+        let mut c = self.cmd();
+        c.args(["create", "-b"]).arg(&b.dir).arg(id);
+        detached_output(c)
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        let out = self.ok(&["state", id]);
+        serde_json::from_slice(&out.stdout).expect("state JSON")
+    }
+
+    pub fn status(&self, id: &str) -> String {
+        self.state(id)["status"].as_str().unwrap_or("").to_string()
+    }
+
+    /// Waits until the container reports `stopped` (at most ~5 s).
+    pub fn wait_stopped(&self, id: &str) {
+        for _ in 0..500 {
+            if self.status(id) == "stopped" {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("container {id} did not stop");
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Ok(rd) = std::fs::read_dir(&self.root) {
+            for e in rd.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                let _ = self.hako(&["delete", "-f", &id]);
+                remove_cgroup(&id);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Every cgroup mount point on the host.
+pub fn cgroup_mounts() -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let fstype = right.split(' ').next()?;
+            if fstype == "cgroup" || fstype == "cgroup2" {
+                left.split(' ').nth(4).map(PathBuf::from)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// The container's cgroup directory in the hierarchy mounted at `mount`.
+pub fn cgroup_dir(mount: &str, id: &str) -> PathBuf {
+    Path::new("/sys/fs/cgroup")
+        .join(mount)
+        .join(CGROUP_PREFIX.trim_start_matches('/'))
+        .join(id)
+}
+
+fn remove_cgroup(id: &str) {
+    for m in cgroup_mounts() {
+        let _ = std::fs::remove_dir(m.join(CGROUP_PREFIX.trim_start_matches('/')).join(id));
+    }
+}
+
+/// Asserts that nothing of container `id` remains: state dir, cgroups, processes, mounts.
+pub fn assert_clean(rt: &Runtime, id: &str) {
+    assert!(!rt.root.join(id).exists(), "state dir of {id} left behind");
+    for m in cgroup_mounts() {
+        let d = m.join(CGROUP_PREFIX.trim_start_matches('/')).join(id);
+        assert!(!d.exists(), "cgroup {} left behind", d.display());
+    }
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(
+        !info.contains(&format!("/{id}/rootfs")),
+        "a mount of {id}'s rootfs is left in the host mount namespace"
+    );
+    // No process of ours still runs with the container's cgroup or id in its command line.
+    for e in std::fs::read_dir("/proc").expect("proc").flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) {
+            assert!(
+                !cg.contains(&format!("{CGROUP_PREFIX}/{id}\n")),
+                "process {pid} still in container {id}'s cgroup"
+            );
+        }
+    }
+}
+
+/// Runs a command whose container outlives it (create, run -d): the container keeps the
+/// stdio it inherited, so capture through files rather than pipes that would never close.
+pub fn detached_output(mut c: Command) -> Output {
+    let dir = std::env::temp_dir().join("hako-tests-out");
+    std::fs::create_dir_all(&dir).expect("out dir");
+    let base = dir.join(unique_id("out"));
+    let out_path = base.with_extension("out");
+    let err_path = base.with_extension("err");
+    let out_f = std::fs::File::create(&out_path).expect("out file");
+    let err_f = std::fs::File::create(&err_path).expect("err file");
+    let status = c.stdout(out_f).stderr(err_f).status().expect("spawn hako");
+    let stdout = std::fs::read(&out_path).unwrap_or_default();
+    let stderr = std::fs::read(&err_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&out_path);
+    let _ = std::fs::remove_file(&err_path);
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
