@@ -49,10 +49,28 @@ pub fn version_text() -> String {
 
 pub fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
     let root = cli.root.clone().unwrap_or_else(state::default_root);
+    match cli.rootless.as_str() {
+        "auto" | "false" => {}
+        "true" => {
+            return Err(msg(
+                "--rootless=true is not supported yet: hako runs containers as root only",
+            ));
+        }
+        other => {
+            return Err(msg(format!(
+                "invalid --rootless value {other:?}: use true, false or auto"
+            )));
+        }
+    }
     let Some(cmd) = &cli.command else {
         return Err(msg("no command given: see hako --help"));
     };
     match cmd {
+        Command::Create(a) | Command::Run(RunArgs { create: a, .. })
+            if a.pidfd_socket.is_some() =>
+        {
+            Err(msg("--pidfd-socket is not supported yet"))
+        }
         Command::Create(a) => {
             process::create(&create_opts(&root, a, cli, false))?;
             Ok(0)

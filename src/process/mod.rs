@@ -141,18 +141,21 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
                 }
             }
             Some(p) => {
-                if matches!(t, LinuxNamespaceType::User | LinuxNamespaceType::Pid) {
-                    return Err(ProcessError::Unsupported(format!(
-                        "joining an existing {t:?} namespace ({}) is not supported yet",
-                        p.display()
-                    )));
-                }
                 let f = std::fs::File::open(p)
                     .map_err(sys_err(format!("open namespace {}", p.display())))?;
                 joins.push((*t, OwnedFd::from(f)));
             }
         }
     }
+    // Joining a pid namespace only affects children, and a joined user namespace must be
+    // entered before anything else: both need a first-stage child that joins, then forks the
+    // init (runc's nsexec does the same).
+    let two_stage = joins
+        .iter()
+        .any(|(t, _)| matches!(t, LinuxNamespaceType::User | LinuxNamespaceType::Pid));
+    // The user namespace goes first, so that the others are joined with its credentials.
+    joins.sort_by_key(|(t, _)| *t != LinuxNamespaceType::User);
+    let joined_userns = joins.iter().any(|(t, _)| *t == LinuxNamespaceType::User);
     if new_userns && !joins.is_empty() {
         return Err(ProcessError::Unsupported(
             "joining namespaces together with a new user namespace is not supported yet".into(),
@@ -241,11 +244,20 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
         None => None,
     };
 
-    let forked = sys::clone_fork(clone_flags, cgroup_fd.as_ref().map(|f| f.as_raw_fd()))
-        .map_err(sys_err("clone the container init"))?;
+    let forked = if two_stage {
+        sys::clone_fork(0, None)
+    } else {
+        sys::clone_fork(clone_flags, cgroup_fd.as_ref().map(|f| f.as_raw_fd()))
+    }
+    .map_err(sys_err("clone the container init"))?;
     let (pid, pidfd) = match forked {
         sys::Forked::Child => {
             drop(parent_ch);
+            let joins = if two_stage {
+                stage_one(joins, clone_flags, &child_ch)
+            } else {
+                joins
+            };
             init::run(init::InitArgs {
                 bundle: &bundle,
                 id: o.id,
@@ -257,12 +269,35 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
                 preserve_fds: o.preserve_fds,
                 cgroup_mounts,
                 joins,
-                new_userns,
+                new_userns: new_userns || joined_userns,
                 new_timens,
                 seccomp: seccomp.as_ref(),
             })
         }
-        sys::Forked::Parent { pid, pidfd } => (pid, pidfd),
+        sys::Forked::Parent { pid, pidfd } if !two_stage => (pid, pidfd),
+        sys::Forked::Parent { pid, pidfd } => {
+            // The first stage reports the init's pid, then exits.
+            let stage1 = Cleanup {
+                dir: None,
+                cgroup_dirs: Vec::new(),
+                child: Some((pidfd, pid)),
+            };
+            let init_pid = match parent_ch.recv() {
+                Ok(Msg::Pid(p)) => p,
+                Ok(Msg::Error(e)) => return Err(ProcessError::Init(e)),
+                Ok(other) => {
+                    return Err(ProcessError::Init(format!("unexpected message {other:?}")));
+                }
+                Err(_) => {
+                    return Err(ProcessError::Init(
+                        "joining the configured namespaces failed".into(),
+                    ));
+                }
+            };
+            drop(stage1);
+            let pidfd = sys::pidfd_open(init_pid).map_err(sys_err("open the init's pidfd"))?;
+            (init_pid, pidfd)
+        }
     };
     drop(child_ch);
     drop(listener);
@@ -273,7 +308,7 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
     if new_userns {
         write_id_maps(pid, &bundle)?;
     }
-    if manager.mode() != cgroups::Mode::Unified {
+    if manager.mode() != cgroups::Mode::Unified || two_stage {
         manager.attach(pid)?;
     }
     let pid_start = sys::process_start_time(pid).map_err(sys_err("read the init's start time"))?;
@@ -336,6 +371,39 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
         dir,
         state: st,
     })
+}
+
+/// First stage of a two-stage start: join the configured namespaces (user first), create the
+/// new ones, fork the init as a sibling (CLONE_PARENT: `hako create` stays its parent), report
+/// its pid and exit. Returns only in the init, with nothing left to join.
+fn stage_one(
+    joins: Vec<(LinuxNamespaceType, OwnedFd)>,
+    new_flags: u64,
+    ch: &sync::Channel,
+) -> Vec<(LinuxNamespaceType, OwnedFd)> {
+    let fail = |what: String| -> ! {
+        let _ = ch.send(&Msg::Error(what));
+        sys::exit_child(1)
+    };
+    for (t, fd) in &joins {
+        if let Err(e) = sys::setns(fd.as_fd(), config::clone_flag(*t)) {
+            fail(format!("join {t:?} namespace: {e}"));
+        }
+    }
+    drop(joins);
+    if new_flags != 0 {
+        if let Err(e) = sys::unshare(new_flags as libc::c_int) {
+            fail(format!("create namespaces: {e}"));
+        }
+    }
+    match sys::clone_fork(libc::CLONE_PARENT as u64, None) {
+        Ok(sys::Forked::Child) => Vec::new(),
+        Ok(sys::Forked::Parent { pid, .. }) => {
+            let _ = ch.send(&Msg::Pid(pid));
+            sys::exit_child(0)
+        }
+        Err(e) => fail(format!("fork the init: {e}")),
+    }
 }
 
 /// The parent writes the user namespace's id maps (it is root in the parent namespace, so
