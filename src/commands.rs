@@ -23,6 +23,8 @@ pub enum CommandError {
     Cgroup(#[from] cgroups::CgroupError),
     #[error(transparent)]
     Hook(#[from] hooks::HookError),
+    #[error(transparent)]
+    Seal(#[from] crate::exeseal::SealError),
     #[error("{0}")]
     Msg(String),
     #[error("{what}: {source}")]
@@ -65,6 +67,10 @@ pub fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
     let Some(cmd) = &cli.command else {
         return Err(msg("no command given: see hako --help"));
     };
+    if matches!(cmd, Command::Create(_) | Command::Run(_)) {
+        // The init is a clone of this process: never let it be the writable host binary.
+        crate::exeseal::ensure_sealed()?;
+    }
     match cmd {
         Command::Create(a) | Command::Run(RunArgs { create: a, .. })
             if a.pidfd_socket.is_some() =>

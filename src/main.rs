@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod console;
+mod exeseal;
 mod hooks;
 mod logging;
 mod process;

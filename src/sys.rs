@@ -5,7 +5,7 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -301,13 +301,41 @@ pub fn mount_setattr(fd: BorrowedFd<'_>, recursive: bool, attr: &MountAttr) -> i
 
 /// A fresh, detached, read-only tmpfs as a mount fd (new mount API: no path lookups).
 pub fn detached_tmpfs_ro() -> io::Result<OwnedFd> {
+    let fs = fsopen(c"tmpfs")?;
+    fsconfig_create(fs.as_fd())?;
+    fsmount(
+        fs.as_fd(),
+        (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC) as u32,
+    )
+}
+
+/// fsopen(2): a filesystem context for the new mount API.
+pub fn fsopen(fstype: &CStr) -> io::Result<OwnedFd> {
     const FSOPEN_CLOEXEC: u32 = 1;
+    // SAFETY: `fstype` is a valid C string.
+    check(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) }).map(owned)
+}
+
+/// fsconfig(FSCONFIG_SET_STRING).
+pub fn fsconfig_string(fs: BorrowedFd<'_>, key: &CStr, value: &CStr) -> io::Result<()> {
+    const FSCONFIG_SET_STRING: u32 = 1;
+    // SAFETY: key and value are valid C strings.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            key.as_ptr(),
+            value.as_ptr(),
+            0,
+        )
+    })
+    .map(drop)
+}
+
+/// fsconfig(FSCONFIG_CMD_CREATE): creates the superblock.
+pub fn fsconfig_create(fs: BorrowedFd<'_>) -> io::Result<()> {
     const FSCONFIG_CMD_CREATE: u32 = 6;
-    const FSMOUNT_CLOEXEC: u32 = 1;
-    let name = c"tmpfs";
-    // SAFETY: `name` is a valid C string.
-    let fs = check(unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), FSOPEN_CLOEXEC) })
-        .map(owned)?;
     // SAFETY: FSCONFIG_CMD_CREATE takes no key/value; null pointers are what it expects.
     check(unsafe {
         libc::syscall(
@@ -318,17 +346,16 @@ pub fn detached_tmpfs_ro() -> io::Result<OwnedFd> {
             std::ptr::null::<libc::c_void>(),
             0,
         )
-    })?;
-    // SAFETY: plain syscall on the fs context fd we own.
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_fsmount,
-            fs.as_raw_fd(),
-            FSMOUNT_CLOEXEC,
-            (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC) as u32,
-        )
     })
-    .map(owned)
+    .map(drop)
+}
+
+/// fsmount(2): a detached mount of the configured filesystem.
+pub fn fsmount(fs: BorrowedFd<'_>, attrs: u32) -> io::Result<OwnedFd> {
+    const FSMOUNT_CLOEXEC: u32 = 1;
+    // SAFETY: plain syscall on the fs context fd we own.
+    check(unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) })
+        .map(owned)
 }
 
 /// Classic mount(2).

@@ -1,0 +1,104 @@
+//! CVE-2019-5736: a process in the container must not be able to overwrite the runtime binary
+//! through /proc/<init>/exe. The attack is reproduced for real against a throw-away copy of
+//! hako, so a failing defence destroys only the copy.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn sha(path: &std::path::Path) -> Vec<u8> {
+    std::fs::read(path).expect("read binary")
+}
+
+#[test]
+fn container_cannot_overwrite_hako_through_proc_exe() {
+    let dir = std::env::temp_dir().join(unique_id("cve-2019-5736"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let copy = dir.join("hako");
+    std::fs::copy(HAKO, &copy).expect("copy hako");
+    let before = sha(&copy);
+
+    let id = unique_id("exe");
+    let b = Bundle::new(&id, &["sleep", "30"]);
+    let root = dir.join("root");
+    let mut c = Command::new(&copy);
+    c.arg("--root")
+        .arg(&root)
+        .args(["create", "-b"])
+        .arg(&b.dir)
+        .arg(&id);
+    let out = detached_output(c);
+    assert!(out.status.success(), "create: {}", stderr(&out));
+    let state = Command::new(&copy)
+        .arg("--root")
+        .arg(&root)
+        .args(["state", &id])
+        .output()
+        .expect("state");
+    let st: serde_json::Value = serde_json::from_slice(&state.stdout).expect("state json");
+    let pid = st["pid"].as_i64().expect("pid");
+
+    // A "container process": in the container's mount and pid namespaces, it grabs
+    // /proc/1/exe (the waiting init, still a clone of hako) and, once the init has exec'd,
+    // tries to write through the fd it kept.
+    let script = "exec 3</proc/1/exe; while [ \"$(readlink /proc/1/exe)\" != /bin/busybox ]; do sleep 0.05; done; \
+                  if echo pwned >> /proc/self/fd/3; then echo WROTE; else echo REFUSED; fi";
+    let attacker = Command::new("nsenter")
+        .args([
+            "-t",
+            &pid.to_string(),
+            "-m",
+            "-p",
+            "--",
+            "/bin/sh",
+            "-c",
+            script,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("nsenter");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let start = Command::new(&copy)
+        .arg("--root")
+        .arg(&root)
+        .args(["start", &id])
+        .output()
+        .expect("start");
+    assert!(start.status.success(), "start: {}", stderr(&start));
+    let out = attacker.wait_with_output().expect("attacker");
+    let said = String::from_utf8_lossy(&out.stdout);
+    let _ = Command::new(&copy)
+        .arg("--root")
+        .arg(&root)
+        .args(["delete", "-f", &id])
+        .output();
+    assert!(
+        said.contains("REFUSED"),
+        "attack result: {said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sha(&copy), before, "the runtime binary was modified");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn proc_exe_of_init_is_read_only_view() {
+    let rt = Runtime::new("exe-view");
+    let id = unique_id("exeview");
+    let b = Bundle::new(&id, &["sleep", "30"]);
+    assert!(rt.create(&b, &id).status.success());
+    let pid = rt.state(&id)["pid"].as_i64().expect("pid");
+    // The init's executable lives on a read-only, detached overlay (or a sealed memfd).
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(format!("/proc/{pid}/exe"));
+    let e = f.expect_err("opening the init's exe for writing must fail");
+    // EROFS (overlay view) or EPERM (sealed memfd); ETXTBSY would mean the real binary.
+    assert!(
+        matches!(e.raw_os_error(), Some(30) | Some(1)),
+        "unexpected error {e}"
+    );
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
