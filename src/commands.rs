@@ -267,10 +267,10 @@ fn delete(root: &std::path::Path, a: &DeleteArgs) -> Result<i32, CommandError> {
                     s.as_str()
                 )));
             }
-            if s == Status::Paused {
-                if let Some(f) = &st.freezer {
-                    thaw(f);
-                }
+            if s == Status::Paused
+                && let Some(f) = &st.freezer
+            {
+                thaw(f);
             }
             kill_and_wait(&st)?;
         }

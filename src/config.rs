@@ -220,13 +220,13 @@ pub fn validate(spec: &Spec) -> Result<(), ConfigError> {
             });
         }
     }
-    if let Some(cs) = process.console_size() {
-        if process.terminal() != Some(true) {
-            return Err(invalid(
-                "process.consoleSize",
-                format!("{cs:?} given without process.terminal"),
-            ));
-        }
+    if let Some(cs) = process.console_size()
+        && process.terminal() != Some(true)
+    {
+        return Err(invalid(
+            "process.consoleSize",
+            format!("{cs:?} given without process.terminal"),
+        ));
     }
 
     let Some(linux) = spec.linux() else {
@@ -352,13 +352,13 @@ pub fn validate(spec: &Spec) -> Result<(), ConfigError> {
             why: "SELinux is not enabled on this host".to_string(),
         });
     }
-    if let Some(p) = linux.rootfs_propagation() {
-        if crate::rootfs::propagation_flag(p).is_none() {
-            return Err(invalid(
-                "linux.rootfsPropagation",
-                format!("{p:?} is not one of shared, slave, private, unbindable (r-prefixed too)"),
-            ));
-        }
+    if let Some(p) = linux.rootfs_propagation()
+        && crate::rootfs::propagation_flag(p).is_none()
+    {
+        return Err(invalid(
+            "linux.rootfsPropagation",
+            format!("{p:?} is not one of shared, slave, private, unbindable (r-prefixed too)"),
+        ));
     }
     for d in linux.devices().as_deref().unwrap_or(&[]) {
         if !d.path().is_absolute() || !d.path().starts_with("/dev") {

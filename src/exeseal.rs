@@ -38,7 +38,7 @@ fn is_sealed(exe: BorrowedFd<'_>) -> bool {
     let Ok(st) = sys::fstatfs(exe) else {
         return false;
     };
-    let t = st.f_type as i64;
+    let t = st.f_type;
     if t == OVERLAYFS_SUPER_MAGIC {
         return true;
     }

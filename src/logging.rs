@@ -24,7 +24,6 @@ pub enum LogError {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Level {
     Debug,
-    Info,
     Warn,
     Error,
 }
@@ -33,7 +32,6 @@ impl Level {
     fn name(self) -> &'static str {
         match self {
             Level::Debug => "debug",
-            Level::Info => "info",
             Level::Warn => "warning",
             Level::Error => "error",
         }

@@ -96,10 +96,10 @@ impl State {
         if dir.path.join(EXEC_SOCKET).exists() {
             return Status::Created;
         }
-        if let Some(f) = &self.freezer {
-            if crate::cgroups::is_frozen(f) {
-                return Status::Paused;
-            }
+        if let Some(f) = &self.freezer
+            && crate::cgroups::is_frozen(f)
+        {
+            return Status::Paused;
         }
         Status::Running
     }
@@ -166,10 +166,10 @@ pub fn validate_id(id: &str) -> Result<(), StateError> {
 
 /// `--root` default: /run/hako for root, $XDG_RUNTIME_DIR/hako otherwise.
 pub fn default_root() -> PathBuf {
-    if sys::getuid() != 0 {
-        if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty()) {
-            return PathBuf::from(x).join("hako");
-        }
+    if sys::getuid() != 0
+        && let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty())
+    {
+        return PathBuf::from(x).join("hako");
     }
     PathBuf::from("/run/hako")
 }

@@ -109,10 +109,8 @@ struct OpenHow {
     resolve: u64,
 }
 
-pub const RESOLVE_NO_XDEV: u64 = 0x01;
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-pub const RESOLVE_BENEATH: u64 = 0x08;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// openat2(2): open `path` relative to `dirfd` with the given resolve restrictions.
@@ -214,12 +212,6 @@ pub fn symlinkat(target: &Path, dirfd: BorrowedFd<'_>, name: &Path) -> io::Resul
     let n = cstr(name)?;
     // SAFETY: both are valid C strings.
     check_int(unsafe { libc::symlinkat(t.as_ptr(), dirfd.as_raw_fd(), n.as_ptr()) }).map(drop)
-}
-
-/// fchownat on the fd itself (AT_EMPTY_PATH), never following a link.
-pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
-    // SAFETY: plain syscall on an fd we own.
-    check_int(unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) }).map(drop)
 }
 
 pub const OPEN_TREE_CLONE: u32 = 1;
@@ -472,26 +464,6 @@ pub fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> io::Result<()> {
     check_int(unsafe { libc::prctl(option, arg2, 0, 0, 0) }).map(drop)
 }
 
-pub fn write_all_fd(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<()> {
-    let mut done = 0;
-    while done < data.len() {
-        // SAFETY: the slice bounds are valid for reading.
-        let n = unsafe {
-            libc::write(
-                fd.as_raw_fd(),
-                data[done..].as_ptr().cast(),
-                data.len() - done,
-            )
-        };
-        match check(n as libc::c_long) {
-            Ok(n) => done += n as usize,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
 /// Sends `fd` with SCM_RIGHTS over a connected unix socket, with `payload` as the data.
 pub fn send_fd(sock: BorrowedFd<'_>, payload: &[u8], fd: RawFd) -> io::Result<()> {
     // SAFETY: CMSG_SPACE is a pure computation.
@@ -565,6 +537,7 @@ pub fn getuid() -> u32 {
     unsafe { libc::getuid() }
 }
 
+#[cfg(test)]
 pub fn getpid() -> libc::pid_t {
     // SAFETY: getpid cannot fail.
     unsafe { libc::getpid() }

@@ -45,8 +45,6 @@ pub enum CgroupError {
     },
     #[error("container's cgroup {0} is not empty: it already has processes")]
     NotEmpty(PathBuf),
-    #[error("container's cgroup {0} is frozen")]
-    Frozen(PathBuf),
     #[error("{field} is not supported on {mode} hosts: {why}")]
     Unsupported {
         field: &'static str,
@@ -62,16 +60,6 @@ pub enum Mode {
     Unified,
     Hybrid,
     Legacy,
-}
-
-impl Mode {
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Unified => "cgroup v2",
-            Mode::Hybrid => "hybrid cgroup v1",
-            Mode::Legacy => "cgroup v1",
-        }
-    }
 }
 
 /// One mounted hierarchy: where it is and which controllers it carries.
@@ -163,12 +151,12 @@ fn unescape_mountinfo(s: &str) -> String {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() + 1 && i + 3 <= b.len() - 1 + 1 {
-            if let Ok(v) = u8::from_str_radix(s.get(i + 1..i + 4).unwrap_or(""), 8) {
-                out.push(v as char);
-                i += 4;
-                continue;
-            }
+        if b[i] == b'\\'
+            && let Some(Ok(v)) = s.get(i + 1..i + 4).map(|o| u8::from_str_radix(o, 8))
+        {
+            out.push(v as char);
+            i += 4;
+            continue;
         }
         out.push(b[i] as char);
         i += 1;

@@ -68,7 +68,6 @@ pub struct CreateOpts<'a> {
 
 pub struct Created {
     pub pid: i32,
-    pub pidfd: OwnedFd,
     pub dir: ContainerDir,
     pub state: State,
 }
@@ -365,9 +364,9 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
     cleanup.cgroup_dirs.clear();
     cleanup.dir = None;
     drop(cleanup);
+    drop(pidfd);
     Ok(Created {
         pid,
-        pidfd,
         dir,
         state: st,
     })
@@ -391,10 +390,10 @@ fn stage_one(
         }
     }
     drop(joins);
-    if new_flags != 0 {
-        if let Err(e) = sys::unshare(new_flags as libc::c_int) {
-            fail(format!("create namespaces: {e}"));
-        }
+    if new_flags != 0
+        && let Err(e) = sys::unshare(new_flags as libc::c_int)
+    {
+        fail(format!("create namespaces: {e}"));
     }
     match sys::clone_fork(libc::CLONE_PARENT as u64, None) {
         Ok(sys::Forked::Child) => Vec::new(),

@@ -65,10 +65,6 @@ pub fn pair() -> Result<(Channel, Channel), SyncError> {
 }
 
 impl Channel {
-    pub fn from_fd(fd: OwnedFd) -> Channel {
-        Channel { fd }
-    }
-
     pub fn send(&self, msg: &Msg) -> Result<(), SyncError> {
         let mut buf = Vec::with_capacity(64);
         match msg {
