@@ -59,11 +59,11 @@ pub enum Command {
     /// execute new process inside the container
     Exec(Unimplemented),
     /// ps displays the processes running inside a container
-    Ps(Unimplemented),
+    Ps(PsArgs),
     /// pause suspends all processes inside the container
-    Pause(Unimplemented),
+    Pause(IdArg),
     /// resumes all processes that have been previously paused
-    Resume(Unimplemented),
+    Resume(IdArg),
     /// update container resource constraints
     Update(Unimplemented),
     /// display container events such as OOM notifications, cpu, memory, and IO usage statistics
@@ -152,6 +152,18 @@ pub struct ListArgs {
     /// display only container IDs
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// select one of: table or json
+    #[arg(short = 'f', long, default_value = "table")]
+    pub format: String,
+    /// the container id
+    pub id: String,
+    /// options passed to ps(1) (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
 }
 
 #[derive(Args, Debug)]

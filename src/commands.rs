@@ -1,7 +1,7 @@
 //! One function per subcommand; each returns the process exit code or an error that `main`
 //! logs (runc's wording where engines match on it).
 
-use crate::cli::{Cli, Command, CreateArgs, DeleteArgs, KillArgs, ListArgs, RunArgs};
+use crate::cli::{Cli, Command, CreateArgs, DeleteArgs, KillArgs, ListArgs, PsArgs, RunArgs};
 use crate::process::{self, CreateOpts, ProcessError};
 use crate::state::{self, ContainerDir, State, StateError, Status};
 use crate::{cgroups, hooks, logging, signals, spec, sys};
@@ -91,10 +91,10 @@ pub fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
             spec::write(&a.bundle, a.rootless)?;
             Ok(0)
         }
+        Command::Pause(a) => pause(&root, &a.id, true),
+        Command::Resume(a) => pause(&root, &a.id, false),
+        Command::Ps(a) => ps(&root, a),
         Command::Exec(_)
-        | Command::Ps(_)
-        | Command::Pause(_)
-        | Command::Resume(_)
         | Command::Update(_)
         | Command::Events(_)
         | Command::Features(_)
@@ -277,6 +277,98 @@ fn delete(root: &std::path::Path, a: &DeleteArgs) -> Result<i32, CommandError> {
     }
     destroy(&dir, &st)?;
     Ok(0)
+}
+
+/// `pause` (freeze) and `resume` (thaw) through the freezer: v1 freezer.state or v2 cgroup.freeze.
+fn pause(root: &std::path::Path, id: &str, freeze: bool) -> Result<i32, CommandError> {
+    let (dir, st) = open(root, id)?;
+    dir.lock()?;
+    let status = st.status(&dir);
+    match (freeze, status) {
+        (true, Status::Running | Status::Created) => {}
+        (true, _) => return Err(msg("container not running")),
+        (false, Status::Paused) => {}
+        (false, _) => return Err(msg("container not paused")),
+    }
+    let Some(f) = &st.freezer else {
+        return Err(msg("this host has no freezer cgroup: cannot pause"));
+    };
+    if !freeze {
+        thaw(f);
+        return Ok(0);
+    }
+    let v2 = f.ends_with("cgroup.freeze");
+    cgroups::write(f, if v2 { "1" } else { "FROZEN" })?;
+    // v1 passes through FREEZING; report success only once every task is frozen.
+    let state_file = if v2 {
+        f.with_file_name("cgroup.events")
+    } else {
+        f.clone()
+    };
+    for _ in 0..1000 {
+        let s = std::fs::read_to_string(&state_file).unwrap_or_default();
+        if (v2 && s.contains("frozen 1")) || (!v2 && s.trim() == "FROZEN") {
+            return Ok(0);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    thaw(f);
+    Err(msg(
+        "unable to freeze the container: the freezer did not settle",
+    ))
+}
+
+/// `ps`: the container's processes, as a JSON array of host pids or as ps(1)'s table
+/// filtered to them (runc's behaviour).
+fn ps(root: &std::path::Path, a: &PsArgs) -> Result<i32, CommandError> {
+    let (_dir, st) = open(root, &a.id)?;
+    let pids = cgroups::pids(&st.cgroup_dirs);
+    match a.format.as_str() {
+        "json" => {
+            println!("{}", serde_json::Value::from(pids));
+            Ok(0)
+        }
+        "table" => {
+            let args: Vec<String> = if a.ps_args.is_empty() {
+                vec!["-ef".into()]
+            } else {
+                a.ps_args.clone()
+            };
+            let out = std::process::Command::new("ps")
+                .args(&args)
+                .output()
+                .map_err(|source| CommandError::Sys {
+                    what: "unable to run ps".into(),
+                    source,
+                })?;
+            if !out.status.success() {
+                return Err(msg(format!(
+                    "ps {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut lines = text.lines();
+            let header = lines.next().unwrap_or("");
+            let col = header
+                .split_whitespace()
+                .position(|h| h == "PID")
+                .ok_or_else(|| msg("ps output has no PID column"))?;
+            println!("{header}");
+            for l in lines {
+                let pid = l
+                    .split_whitespace()
+                    .nth(col)
+                    .and_then(|p| p.parse::<i32>().ok());
+                if pid.is_some_and(|p| pids.contains(&p)) {
+                    println!("{l}");
+                }
+            }
+            Ok(0)
+        }
+        other => Err(msg(format!("invalid format option {other:?}"))),
+    }
 }
 
 fn thaw(freezer: &std::path::Path) {

@@ -307,3 +307,68 @@ fn spec_writes_default_config_once() {
     assert!(stderr(&again).contains("exists"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn pause_and_resume_freeze_the_cgroup() {
+    let rt = Runtime::new("pause");
+    let id = unique_id("pause");
+    let b = Bundle::new(&id, &["sleep", "100"]);
+    assert!(rt.create(&b, &id).status.success());
+    rt.ok(&["start", &id]);
+    rt.ok(&["pause", &id]);
+    assert_eq!(rt.status(&id), "paused");
+    let freezer = cgroup_dir("freezer", &id).join("freezer.state");
+    assert_eq!(
+        std::fs::read_to_string(&freezer).expect("freezer").trim(),
+        "FROZEN"
+    );
+    let again = rt.hako(&["pause", &id]);
+    assert!(
+        stderr(&again).contains("container not running"),
+        "{}",
+        stderr(&again)
+    );
+    rt.ok(&["resume", &id]);
+    assert_eq!(rt.status(&id), "running");
+    assert_eq!(
+        std::fs::read_to_string(&freezer).expect("freezer").trim(),
+        "THAWED"
+    );
+    let r = rt.hako(&["resume", &id]);
+    assert!(
+        stderr(&r).contains("container not paused"),
+        "{}",
+        stderr(&r)
+    );
+    // A paused container is force-deleted too (thawed, then killed).
+    rt.ok(&["pause", &id]);
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
+
+#[test]
+fn ps_lists_the_container_processes() {
+    let rt = Runtime::new("ps");
+    let id = unique_id("ps");
+    let b = Bundle::new(&id, &["sleep", "100"]);
+    assert!(rt.create(&b, &id).status.success());
+    rt.ok(&["start", &id]);
+    let pid = rt.state(&id)["pid"].as_i64().expect("pid");
+    let j: serde_json::Value =
+        serde_json::from_slice(&rt.ok(&["ps", "--format", "json", &id]).stdout).expect("json");
+    assert_eq!(j, serde_json::json!([pid]));
+    let table = stdout(&rt.ok(&["ps", &id]));
+    let mut lines = table.lines();
+    assert!(lines.next().expect("header").contains("PID"));
+    let row = lines.next().expect("a row");
+    assert!(
+        row.contains("sleep 100") && row.contains(&pid.to_string()),
+        "{row}"
+    );
+    assert!(
+        lines.next().is_none(),
+        "only the container's processes: {table}"
+    );
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
