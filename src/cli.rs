@@ -57,7 +57,7 @@ pub enum Command {
     /// create a new specification file
     Spec(SpecArgs),
     /// execute new process inside the container
-    Exec(Unimplemented),
+    Exec(Box<ExecArgs>),
     /// ps displays the processes running inside a container
     Ps(PsArgs),
     /// pause suspends all processes inside the container
@@ -85,7 +85,7 @@ pub struct IdArg {
 #[derive(Args, Debug, Clone)]
 pub struct CreateArgs {
     /// path to the root of the bundle directory, defaults to the current directory
-    #[arg(short = 'b', long, default_value = "")]
+    #[arg(short = 'b', long, default_value = ".")]
     pub bundle: PathBuf,
     /// path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal
     #[arg(long = "console-socket")]
@@ -155,6 +155,66 @@ pub struct ListArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// path to an AF_UNIX socket which will receive a pidfd of the process (not yet implemented)
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
+    /// current working directory in the container
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// set environment variables
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// UID (format: <uid>[:<gid>])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// additional gids
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// path to the process.json
+    #[arg(short = 'p', long)]
+    pub process: Option<PathBuf>,
+    /// detach from the container's process
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// specify the file to write the process id to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// set the asm process label for the process commonly used with selinux
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// set the apparmor profile for the process
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// set the no new privileges value for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// add a capability to the bounding set for the process
+    #[arg(short = 'c', long = "cap")]
+    pub cap: Vec<String>,
+    /// pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.
+    #[arg(long = "cgroup")]
+    pub cgroup: Vec<String>,
+    /// allow exec in a paused container
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// the container id
+    pub id: String,
+    /// the command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
 pub struct PsArgs {
     /// select one of: table or json
     #[arg(short = 'f', long, default_value = "table")]
@@ -169,7 +229,7 @@ pub struct PsArgs {
 #[derive(Args, Debug)]
 pub struct SpecArgs {
     /// path to the root of the bundle directory
-    #[arg(short = 'b', long, default_value = "")]
+    #[arg(short = 'b', long, default_value = ".")]
     pub bundle: PathBuf,
     /// generate a configuration for a rootless container
     #[arg(long)]

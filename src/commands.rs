@@ -1,7 +1,9 @@
 //! One function per subcommand; each returns the process exit code or an error that `main`
 //! logs (runc's wording where engines match on it).
 
-use crate::cli::{Cli, Command, CreateArgs, DeleteArgs, KillArgs, ListArgs, PsArgs, RunArgs};
+use crate::cli::{
+    Cli, Command, CreateArgs, DeleteArgs, ExecArgs, KillArgs, ListArgs, PsArgs, RunArgs,
+};
 use crate::process::{self, CreateOpts, ProcessError};
 use crate::state::{self, ContainerDir, State, StateError, Status};
 use crate::{cgroups, hooks, logging, signals, spec, sys};
@@ -67,6 +69,16 @@ pub fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
     let Some(cmd) = &cli.command else {
         return Err(msg("no command given: see hako --help"));
     };
+    if let Command::Exec(a) = cmd {
+        // runc: exec failures exit 255, so callers can tell them from the process's status.
+        return match exec(&root, a) {
+            Ok(code) => Ok(code),
+            Err(e) => {
+                logging::error(&e.to_string());
+                Ok(255)
+            }
+        };
+    }
     if matches!(cmd, Command::Create(_) | Command::Run(_)) {
         // The init is a clone of this process: never let it be the writable host binary.
         crate::exeseal::ensure_sealed()?;
@@ -94,8 +106,8 @@ pub fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
         Command::Pause(a) => pause(&root, &a.id, true),
         Command::Resume(a) => pause(&root, &a.id, false),
         Command::Ps(a) => ps(&root, a),
-        Command::Exec(_)
-        | Command::Update(_)
+        Command::Exec(_) => unreachable!("handled above"),
+        Command::Update(_)
         | Command::Events(_)
         | Command::Features(_)
         | Command::Checkpoint(_)
@@ -277,6 +289,172 @@ fn delete(root: &std::path::Path, a: &DeleteArgs) -> Result<i32, CommandError> {
     }
     destroy(&dir, &st)?;
     Ok(0)
+}
+
+/// The process an exec runs: `--process FILE`, or the container's own process with the
+/// command line and flags applied (runc's getProcess).
+fn exec_process(st: &State, a: &ExecArgs) -> Result<oci_spec::runtime::Process, CommandError> {
+    use oci_spec::runtime::Capability;
+    if let Some(p) = &a.process {
+        let data = std::fs::read(p).map_err(|source| CommandError::Sys {
+            what: format!("unable to read process file {}", p.display()),
+            source,
+        })?;
+        return serde_json::from_slice(&data)
+            .map_err(|e| msg(format!("invalid process file {}: {e}", p.display())));
+    }
+    if a.command.is_empty() {
+        return Err(msg("hako: \"exec\" requires a minimum of 2 arguments"));
+    }
+    let spec: oci_spec::runtime::Spec = serde_json::from_slice(
+        &std::fs::read(st.bundle.join("config.json")).map_err(|source| CommandError::Sys {
+            what: format!("unable to read {}/config.json", st.bundle.display()),
+            source,
+        })?,
+    )
+    .map_err(|e| msg(format!("invalid config.json: {e}")))?;
+    let mut p = spec
+        .process()
+        .clone()
+        .ok_or_else(|| msg("config.json has no process"))?;
+    p.set_args(Some(a.command.clone()));
+    p.set_terminal(Some(a.tty));
+    p.set_console_size(None);
+    if let Some(cwd) = &a.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    if !a.env.is_empty() {
+        let mut env = p.env().clone().unwrap_or_default();
+        for kv in &a.env {
+            let key = kv.split('=').next().unwrap_or("");
+            env.retain(|e| e.split('=').next() != Some(key));
+            env.push(kv.clone());
+        }
+        p.set_env(Some(env));
+    }
+    let mut user = p.user().clone();
+    if let Some(u) = &a.user {
+        let (uid, gid) = u.split_once(':').unwrap_or((u.as_str(), ""));
+        user.set_uid(
+            uid.parse()
+                .map_err(|_| msg(format!("invalid user {u:?}: expected uid[:gid]")))?,
+        );
+        if !gid.is_empty() {
+            user.set_gid(
+                gid.parse()
+                    .map_err(|_| msg(format!("invalid user {u:?}: expected uid[:gid]")))?,
+            );
+        }
+    }
+    if !a.additional_gids.is_empty() {
+        user.set_additional_gids(Some(a.additional_gids.clone()));
+    }
+    p.set_user(user);
+    if a.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if !a.cap.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        for c in &a.cap {
+            let name = if c.starts_with("CAP_") {
+                c.clone()
+            } else {
+                format!("CAP_{c}")
+            };
+            let cap: Capability = serde_json::from_value(serde_json::Value::from(name))
+                .map_err(|_| msg(format!("unknown capability {c:?}")))?;
+            let add = |s: &Option<oci_spec::runtime::Capabilities>| {
+                let mut s = s.clone().unwrap_or_default();
+                s.insert(cap);
+                Some(s)
+            };
+            let (b, e, pm) = (
+                add(caps.bounding()),
+                add(caps.effective()),
+                add(caps.permitted()),
+            );
+            caps.set_bounding(b);
+            caps.set_effective(e);
+            caps.set_permitted(pm);
+        }
+        p.set_capabilities(Some(caps));
+    }
+    if let Some(ap) = &a.apparmor {
+        p.set_apparmor_profile(Some(ap.clone()));
+    }
+    if let Some(l) = &a.process_label {
+        p.set_selinux_label(Some(l.clone()));
+    }
+    Ok(p)
+}
+
+fn exec(root: &std::path::Path, a: &ExecArgs) -> Result<i32, CommandError> {
+    if a.pidfd_socket.is_some() {
+        return Err(msg("--pidfd-socket is not supported yet"));
+    }
+    let (dir, st) = open(root, &a.id)?;
+    match st.status(&dir) {
+        Status::Stopped => return Err(msg("cannot exec in a stopped container")),
+        Status::Paused if !a.ignore_paused => {
+            return Err(msg(
+                "cannot exec in a paused container (use --ignore-paused to override)",
+            ));
+        }
+        _ => {}
+    }
+    let process = exec_process(&st, a)?;
+    crate::config::validate_process(&process).map_err(ProcessError::from)?;
+    let terminal = process.terminal() == Some(true);
+    if terminal && a.console_socket.is_none() {
+        return Err(msg(if a.detach {
+            "cannot allocate tty if hako will detach without setting console socket"
+        } else {
+            "exec with a terminal needs --console-socket (hako does not proxy terminals yet)"
+        }));
+    }
+    if !terminal && a.console_socket.is_some() {
+        return Err(msg(
+            "cannot use console socket if hako will not detach or allocate tty",
+        ));
+    }
+    let sub_cgroup = match a.cgroup.as_slice() {
+        [] => None,
+        [one] if !one.contains(':') => Some(one.as_str()),
+        _ => {
+            return Err(msg(
+                "--cgroup with a controller prefix is not supported yet",
+            ));
+        }
+    };
+    if sub_cgroup.is_some_and(|s| s.split('/').any(|c| c == "..")) {
+        return Err(msg("--cgroup: '..' is not allowed"));
+    }
+    // The process is a clone of this hako until it execs: protect the binary (CVE-2019-5736).
+    crate::exeseal::ensure_sealed()?;
+    let spec: Option<oci_spec::runtime::Spec> = std::fs::read(st.bundle.join("config.json"))
+        .ok()
+        .and_then(|d| serde_json::from_slice(&d).ok());
+    let seccomp = match spec
+        .as_ref()
+        .and_then(|s| s.linux().as_ref())
+        .and_then(|l| l.seccomp().as_ref())
+    {
+        Some(sc) => Some(crate::seccomp::compile(sc).map_err(ProcessError::from)?),
+        None => None,
+    };
+    let pid = process::exec::exec(&process::exec::ExecOpts {
+        state: &st,
+        process: &process,
+        seccomp: seccomp.as_ref(),
+        console_socket: a.console_socket.as_deref(),
+        pid_file: a.pid_file.as_deref(),
+        preserve_fds: a.preserve_fds,
+        sub_cgroup,
+    })?;
+    if a.detach {
+        return Ok(0);
+    }
+    Ok(process::exec::wait(pid))
 }
 
 /// `pause` (freeze) and `resume` (thaw) through the freezer: v1 freezer.state or v2 cgroup.freeze.
@@ -500,60 +678,11 @@ fn run(root: &std::path::Path, a: &RunArgs, cli: &Cli) -> Result<i32, CommandErr
     if a.detach {
         return Ok(0);
     }
-    let code = wait_forwarding_signals(created.pid);
+    let code = process::wait_forwarding_signals(created.pid);
     if !a.keep {
         destroy(&created.dir, &created.state)?;
     }
     Ok(code)
-}
-
-/// `run` in the foreground: forward the usual signals to the init and return its exit status
-/// (128+N when killed by signal N), as runc does.
-fn wait_forwarding_signals(pid: i32) -> i32 {
-    const FORWARD: [libc::c_int; 8] = [
-        libc::SIGINT,
-        libc::SIGTERM,
-        libc::SIGHUP,
-        libc::SIGQUIT,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-        libc::SIGWINCH,
-        libc::SIGCHLD,
-    ];
-    // SAFETY: sigset manipulation on a local set; blocking signals is process-wide but we
-    // are single-threaded and about to only wait.
-    let set = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in FORWARD {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
-    };
-    loop {
-        let mut status = 0;
-        // SAFETY: waitpid on our own child.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if r == pid {
-            if libc::WIFEXITED(status) {
-                return libc::WEXITSTATUS(status);
-            }
-            if libc::WIFSIGNALED(status) {
-                return 128 + libc::WTERMSIG(status);
-            }
-            continue;
-        }
-        if r < 0 {
-            return 255;
-        }
-        // SAFETY: `set` is a valid, initialised sigset.
-        let sig = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
-        if sig > 0 && sig != libc::SIGCHLD {
-            // SAFETY: kill with integer arguments.
-            unsafe { libc::kill(pid, sig) };
-        }
-    }
 }
 
 #[cfg(test)]

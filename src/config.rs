@@ -21,6 +21,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("invalid config.json {path}: expected a JSON object (struct Spec), found an array")]
+    NotObject { path: PathBuf },
     #[error("{field}: {why}")]
     Invalid { field: String, why: String },
     #[error("{field} is not supported: {why}")]
@@ -58,6 +60,10 @@ pub fn load(dir: &Path) -> Result<Bundle, ConfigError> {
         path: path.clone(),
         source,
     })?;
+    // serde would also build a struct from a JSON array: insist on an object.
+    if data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ConfigError::NotObject { path });
+    }
     let spec: Spec =
         serde_json::from_slice(&data).map_err(|source| ConfigError::Parse { path, source })?;
     let root = spec
@@ -147,87 +153,7 @@ pub fn validate(spec: &Spec) -> Result<(), ConfigError> {
         .process()
         .as_ref()
         .ok_or_else(|| invalid("process", "missing: there is nothing to run"))?;
-    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
-        return Err(invalid("process.args", "must not be empty"));
-    }
-    if process.command_line().is_some() {
-        return Err(invalid("process.commandLine", "is for Windows only"));
-    }
-    if !process.cwd().is_absolute() {
-        return Err(invalid(
-            "process.cwd",
-            format!("{:?} is not an absolute path", process.cwd()),
-        ));
-    }
-    if let Some(rl) = process.rlimits() {
-        let mut seen = HashSet::new();
-        for r in rl {
-            if r.soft() > r.hard() {
-                return Err(invalid(
-                    "process.rlimits",
-                    format!(
-                        "{:?}: soft limit {} above hard {}",
-                        r.typ(),
-                        r.soft(),
-                        r.hard()
-                    ),
-                ));
-            }
-            if !seen.insert(format!("{:?}", r.typ())) {
-                return Err(invalid(
-                    "process.rlimits",
-                    format!("{:?} given twice", r.typ()),
-                ));
-            }
-        }
-    }
-    if let Some(p) = process
-        .apparmor_profile()
-        .as_ref()
-        .filter(|p| !p.is_empty())
-    {
-        if !apparmor_enabled() {
-            return Err(ConfigError::Unsupported {
-                field: "process.apparmorProfile",
-                why: format!(
-                    "AppArmor profile {p:?} requested but AppArmor is not enabled on this host"
-                ),
-            });
-        }
-        return Err(ConfigError::Unsupported {
-            field: "process.apparmorProfile",
-            why: format!("applying AppArmor profile {p:?} is not implemented yet"),
-        });
-    }
-    if let Some(l) = process.selinux_label().as_ref().filter(|p| !p.is_empty()) {
-        return Err(ConfigError::Unsupported {
-            field: "process.selinuxLabel",
-            why: format!("SELinux label {l:?} requested but SELinux is not enabled on this host"),
-        });
-    }
-    for (field, present) in [
-        ("process.scheduler", process.scheduler().is_some()),
-        ("process.ioPriority", process.io_priority().is_some()),
-        (
-            "process.execCPUAffinity",
-            process.exec_cpu_affinity().is_some(),
-        ),
-    ] {
-        if present {
-            return Err(ConfigError::Unsupported {
-                field,
-                why: "not implemented yet".to_string(),
-            });
-        }
-    }
-    if let Some(cs) = process.console_size()
-        && process.terminal() != Some(true)
-    {
-        return Err(invalid(
-            "process.consoleSize",
-            format!("{cs:?} given without process.terminal"),
-        ));
-    }
+    validate_process(process)?;
 
     let Some(linux) = spec.linux() else {
         return Err(invalid("linux", "missing: hako runs Linux containers"));
@@ -361,7 +287,12 @@ pub fn validate(spec: &Spec) -> Result<(), ConfigError> {
         ));
     }
     for d in linux.devices().as_deref().unwrap_or(&[]) {
-        if !d.path().is_absolute() || !d.path().starts_with("/dev") {
+        if !d.path().is_absolute()
+            || !d.path().starts_with("/dev")
+            || d.path()
+                .components()
+                .any(|c| c == std::path::Component::ParentDir)
+        {
             return Err(invalid(
                 "linux.devices",
                 format!("{} is not a path under /dev", d.path().display()),
@@ -412,6 +343,100 @@ pub fn validate(spec: &Spec) -> Result<(), ConfigError> {
             }
         }
     }
+    Ok(())
+}
+
+/// Checks on a process, shared by create (config.json) and exec (--process or flags).
+pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), ConfigError> {
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(invalid("process.args", "must not be empty"));
+    }
+    if process.command_line().is_some() {
+        return Err(invalid("process.commandLine", "is for Windows only"));
+    }
+    if !process.cwd().is_absolute() {
+        return Err(invalid(
+            "process.cwd",
+            format!("{:?} is not an absolute path", process.cwd()),
+        ));
+    }
+    if let Some(rl) = process.rlimits() {
+        let mut seen = HashSet::new();
+        for r in rl {
+            if r.soft() > r.hard() {
+                return Err(invalid(
+                    "process.rlimits",
+                    format!(
+                        "{}: soft limit {} above hard {}",
+                        serde_json::to_value(r.typ())
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        r.soft(),
+                        r.hard()
+                    ),
+                ));
+            }
+            if !seen.insert(format!("{:?}", r.typ())) {
+                return Err(invalid(
+                    "process.rlimits",
+                    format!("{:?} given twice", r.typ()),
+                ));
+            }
+        }
+    }
+    if let Some(p) = process
+        .apparmor_profile()
+        .as_ref()
+        .filter(|p| !p.is_empty())
+    {
+        if !apparmor_enabled() {
+            return Err(ConfigError::Unsupported {
+                field: "process.apparmorProfile",
+                why: format!(
+                    "AppArmor profile {p:?} requested but AppArmor is not enabled on this host"
+                ),
+            });
+        }
+        return Err(ConfigError::Unsupported {
+            field: "process.apparmorProfile",
+            why: format!("applying AppArmor profile {p:?} is not implemented yet"),
+        });
+    }
+    if let Some(l) = process.selinux_label().as_ref().filter(|p| !p.is_empty()) {
+        return Err(ConfigError::Unsupported {
+            field: "process.selinuxLabel",
+            why: format!("SELinux label {l:?} requested but SELinux is not enabled on this host"),
+        });
+    }
+    for (field, present) in [
+        ("process.scheduler", process.scheduler().is_some()),
+        ("process.ioPriority", process.io_priority().is_some()),
+        (
+            "process.execCPUAffinity",
+            process.exec_cpu_affinity().is_some(),
+        ),
+    ] {
+        if present {
+            return Err(ConfigError::Unsupported {
+                field,
+                why: "not implemented yet".to_string(),
+            });
+        }
+    }
+    if let Some(cs) = process.console_size()
+        && process.terminal() != Some(true)
+    {
+        return Err(invalid(
+            "process.consoleSize",
+            format!(
+                "{}x{} given without process.terminal",
+                cs.height(),
+                cs.width()
+            ),
+        ));
+    }
+
     Ok(())
 }
 

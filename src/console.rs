@@ -70,7 +70,12 @@ fn verify_devpts(fd: BorrowedFd<'_>, what: &'static str) -> Result<(), ConsoleEr
 
 /// Allocates the pty (after pivot_root), wires it up as the init's terminal and sends the
 /// master over `socket`.
-pub fn setup(socket: BorrowedFd<'_>, size: Option<(u16, u16)>) -> Result<(), ConsoleError> {
+/// `as_console` binds the peer onto /dev/console (the init's terminal; not for exec).
+pub fn setup(
+    socket: BorrowedFd<'_>,
+    size: Option<(u16, u16)>,
+    as_console: bool,
+) -> Result<(), ConsoleError> {
     let master = sys::open(Path::new("/dev/pts/ptmx"), libc::O_RDWR | libc::O_NOCTTY, 0)
         .map_err(pty_err("open /dev/pts/ptmx"))?;
     verify_devpts(master.as_fd(), "/dev/pts/ptmx")?;
@@ -112,7 +117,9 @@ pub fn setup(socket: BorrowedFd<'_>, size: Option<(u16, u16)>) -> Result<(), Con
             return Err(pty_err("set window size")(io::Error::last_os_error()));
         }
     }
-    bind_console(peer.as_fd())?;
+    if as_console {
+        bind_console(peer.as_fd())?;
+    }
     // SAFETY: setsid/ioctl/dup2 on fds we own; the init is not a process group leader.
     unsafe {
         if libc::setsid() < 0 {

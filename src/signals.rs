@@ -47,7 +47,8 @@ pub fn parse(s: &str) -> Result<libc::c_int, SignalError> {
     let unknown = || SignalError::Unknown(s.to_string());
     let max = libc::SIGRTMAX();
     if let Ok(n) = s.parse::<libc::c_int>() {
-        return if n > 0 && n <= max {
+        // 0 checks that the process exists, as kill(2) and runc allow.
+        return if (0..=max).contains(&n) {
             Ok(n)
         } else {
             Err(unknown())
@@ -93,7 +94,7 @@ mod tests {
         assert_eq!(parse("15").ok(), Some(15));
         assert_eq!(parse("RTMIN+2").ok(), Some(libc::SIGRTMIN() + 2));
         assert!(parse("FOO").is_err());
-        assert!(parse("0").is_err());
+        assert_eq!(parse("0").ok(), Some(0));
         assert!(parse("65").is_err());
     }
 }

@@ -386,7 +386,16 @@ fn mount_propagation_options_and_rootfs_propagation() {
     let mut host = HostDir::new("propsrc");
     let shared = host.mount_tmpfs("shared");
     host.make_shared(&shared);
-    let private_dir = HostDir::new("propprivate");
+    // The private source is a mount of its own, so the result does not depend on how the
+    // host's / propagates.
+    let mut private_dir = HostDir::new("propprivate");
+    let private_src = private_dir.mount_tmpfs("p");
+    let out = Command::new("mount")
+        .arg("--make-private")
+        .arg(&private_src)
+        .output()
+        .expect("make-private");
+    assert!(out.status.success(), "{out:?}");
     let group = host_mounts()
         .iter()
         .rev()
@@ -412,11 +421,11 @@ fn mount_propagation_options_and_rootfs_propagation() {
                           "options": ["rbind", "rslave"]}),
             );
             m.push(
-                json!({"destination": "/mnt/p", "type": "bind", "source": private_dir.path,
+                json!({"destination": "/mnt/p", "type": "bind", "source": private_src,
                           "options": ["rbind", "rshared"]}),
             );
             m.push(
-                json!({"destination": "/mnt/n", "type": "bind", "source": private_dir.path,
+                json!({"destination": "/mnt/n", "type": "bind", "source": private_src,
                           "options": ["rbind"]}),
             );
         });

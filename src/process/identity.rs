@@ -84,7 +84,7 @@ pub fn apply_rlimits(p: &Process) -> Result<(), IdentityError> {
 fn rlimit_resource(debug_name: &str) -> Option<libc::__rlimit_resource_t> {
     // oci-spec's Debug names: RlimitNofile, …
     let n = debug_name.to_ascii_uppercase();
-    let n = n.trim_start_matches("RLIMIT");
+    let n = n.trim_start_matches("RLIMIT").trim_start_matches('_');
     Some(match n {
         "AS" => libc::RLIMIT_AS,
         "CORE" => libc::RLIMIT_CORE,

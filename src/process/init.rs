@@ -38,7 +38,7 @@ pub enum InitError {
     Other(String),
 }
 
-fn step(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> InitError {
+pub(super) fn step(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> InitError {
     let step = step.into();
     move |source| InitError::Sys { step, source }
 }
@@ -158,6 +158,9 @@ fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitErro
     };
     let root = rootfs::prepare(&ctx)?;
     rootfs::mount_all(&ctx, root.as_fd())?;
+    // Like runc, a missing cwd is created (inside the rootfs, before it may turn read-only).
+    rootfs::mkdir_all_in_root(root.as_fd(), process.cwd(), false)
+        .map_err(|e| InitError::Other(format!("process.cwd {}: {e}", process.cwd().display())))?;
 
     let hooks = spec.hooks().as_ref();
     let runtime_hooks = hooks.is_some_and(|h| {
@@ -182,7 +185,7 @@ fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitErro
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        console::setup(sock.as_fd(), size)?;
+        console::setup(sock.as_fd(), size, true)?;
     }
     drop(console_sock);
     rootfs::finish(spec)?;
@@ -190,36 +193,7 @@ fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitErro
     if !a.no_new_keyring {
         join_session_keyring(a.id);
     }
-    super::identity::apply_rlimits(process)?;
-    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: load it while we still
-    // have it (runc does the same). With no_new_privs it is loaded last, right before execve.
-    let nnp = process.no_new_privileges() == Some(true);
-    if let (Some(prog), false) = (a.seccomp, nnp) {
-        prog.load()?;
-    }
-    super::identity::apply_user_and_caps(process, true)?;
-
-    let cwd = process.cwd();
-    std::env::set_current_dir(cwd).map_err(step(format!("chdir to cwd {}", cwd.display())))?;
-    verify_cwd()?;
-
-    let env: Vec<String> = process.env().clone().unwrap_or_default();
-    let args = process.args().as_deref().unwrap_or(&[]);
-    let exe = find_executable(&args[0], &env)?;
-    let cargs = to_cstrings(args)?;
-    let mut cenv = to_cstrings(&env)?;
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        cenv.push(c"HOME=/".to_owned());
-    }
-
-    // Only stdio and the preserved fds survive exec (CVE-2016-9962, CVE-2024-21626).
-    for fd in 3..3 + a.preserve_fds {
-        sys::clear_cloexec(fd as RawFd).map_err(step(format!("preserve fd {fd}")))?;
-    }
-    sys::cloexec_from(3 + a.preserve_fds).map_err(step("close fds"))?;
-    let umask = process.user().umask().unwrap_or(0o022);
-    // SAFETY: umask cannot fail.
-    unsafe { libc::umask(umask as libc::mode_t) };
+    let prepared = become_process(process, a.preserve_fds, a.seccomp)?;
 
     // The create/start barrier: tell `hako create` we are ready, then wait for `hako start`.
     sys::prctl(libc::PR_SET_PDEATHSIG, 0).map_err(step("clear pdeathsig"))?;
@@ -234,25 +208,91 @@ fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitErro
     if let Some(h) = hooks.and_then(|h| h.start_container().as_ref()) {
         hooks::run("startContainer", h, state_json.as_bytes())?;
     }
-    sys::prctl(libc::PR_SET_DUMPABLE, 1).map_err(step("set dumpable"))?;
-    if let (Some(prog), true) = (a.seccomp, nnp) {
+    exec_prepared(&prepared, a.seccomp)
+}
+
+/// The user's process, ready to exec.
+pub(super) struct Prepared {
+    exe: CString,
+    name: String,
+    args: Vec<CString>,
+    env: Vec<CString>,
+    nnp: bool,
+}
+
+/// Turns the calling process into the configured one, short of execve: rlimits, seccomp
+/// (when it must precede the privilege drop), user and capabilities, a verified cwd, the
+/// executable looked up in the container's PATH, and every fd past the preserved ones
+/// marked close-on-exec.
+pub(super) fn become_process(
+    process: &oci_spec::runtime::Process,
+    preserve_fds: u32,
+    seccomp: Option<&crate::seccomp::Program>,
+) -> Result<Prepared, InitError> {
+    super::identity::apply_rlimits(process)?;
+    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: load it while we still
+    // have it (runc does the same). With no_new_privs it is loaded last, right before execve.
+    let nnp = process.no_new_privileges() == Some(true);
+    if let (Some(prog), false) = (seccomp, nnp) {
         prog.load()?;
     }
-    let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
+    super::identity::apply_user_and_caps(process, true)?;
+
+    let cwd = process.cwd();
+    std::env::set_current_dir(cwd).map_err(step(format!("chdir to cwd {}", cwd.display())))?;
+    verify_cwd()?;
+
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        // runc's rule: HOME from the container's /etc/passwd for the uid, else "/".
+        env.push(format!("HOME={}", home_of(process.user().uid())));
+    }
+    let args = process.args().as_deref().unwrap_or(&[]);
+    let name = args
+        .first()
+        .cloned()
+        .ok_or_else(|| InitError::Other("process.args must not be empty".into()))?;
+    let exe = find_executable(&name, &env)?;
+    let cargs = to_cstrings(args)?;
+    let cenv = to_cstrings(&env)?;
+
+    // Only stdio and the preserved fds survive exec (CVE-2016-9962, CVE-2024-21626).
+    for fd in 3..3 + preserve_fds {
+        sys::clear_cloexec(fd as RawFd).map_err(step(format!("preserve fd {fd}")))?;
+    }
+    sys::cloexec_from(3 + preserve_fds).map_err(step("close fds"))?;
+    let umask = process.user().umask().unwrap_or(0o022);
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(umask as libc::mode_t) };
+    Ok(Prepared {
+        exe,
+        name,
+        args: cargs,
+        env: cenv,
+        nnp,
+    })
+}
+
+/// The last steps: dumpable again, the seccomp filter (with no_new_privs), execve.
+pub(super) fn exec_prepared(
+    p: &Prepared,
+    seccomp: Option<&crate::seccomp::Program>,
+) -> Result<std::convert::Infallible, InitError> {
+    sys::prctl(libc::PR_SET_DUMPABLE, 1).map_err(step("set dumpable"))?;
+    if let (Some(prog), true) = (seccomp, p.nnp) {
+        prog.load()?;
+    }
+    let mut argv: Vec<*const libc::c_char> = p.args.iter().map(|c| c.as_ptr()).collect();
     argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = cenv.iter().map(|c| c.as_ptr()).collect();
+    let mut envp: Vec<*const libc::c_char> = p.env.iter().map(|c| c.as_ptr()).collect();
     envp.push(std::ptr::null());
     // SAFETY: argv and envp are NULL-terminated arrays of valid C strings that outlive the call.
-    unsafe { libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    unsafe { libc::execve(p.exe.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     let e = std::io::Error::last_os_error();
     Err(match e.raw_os_error() {
-        Some(libc::EACCES) => InitError::NotExecutable(args[0].clone()),
-        Some(libc::ENOENT) => InitError::Sys {
-            step: format!("exec: {:?}", args[0]),
-            source: e,
-        },
+        Some(libc::EACCES) => InitError::NotExecutable(p.name.clone()),
         _ => InitError::Sys {
-            step: format!("exec {:?}", args[0]),
+            step: format!("exec: {:?}", p.name),
             source: e,
         },
     })
@@ -263,8 +303,13 @@ fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitErro
 fn close_inherited(a: &InitArgs<'_>) -> Result<(), InitError> {
     let mut keep: Vec<RawFd> = vec![a.sync.raw(), a.exec_listener.as_raw_fd()];
     keep.extend(a.joins.iter().map(|(_, fd)| fd.as_raw_fd()));
+    close_all_but(keep, a.preserve_fds)
+}
+
+/// Closes every fd from 3 + `preserve_fds` up, except `keep`.
+pub(super) fn close_all_but(mut keep: Vec<RawFd>, preserve_fds: u32) -> Result<(), InitError> {
     keep.sort_unstable();
-    let mut next = 3 + a.preserve_fds as RawFd;
+    let mut next = 3 + preserve_fds as RawFd;
     for k in keep {
         if k < next {
             continue;
@@ -301,14 +346,32 @@ fn enter_time_ns(a: &InitArgs<'_>) -> Result<(), InitError> {
     sys::setns(f.as_fd(), libc::CLONE_NEWTIME).map_err(step("enter time namespace"))
 }
 
+/// The home directory of `uid` in the container's /etc/passwd (read after pivot_root, so it is
+/// the container's file), or "/".
+fn home_of(uid: u32) -> String {
+    let Ok(text) = std::fs::read_to_string("/etc/passwd") else {
+        return "/".into();
+    };
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
+        })
+        .find(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".into())
+}
+
 /// CVE-2024-21626: a cwd reached through a leaked fd is "(unreachable)/…" or fails: refuse.
 fn verify_cwd() -> Result<(), InitError> {
-    let cwd = std::env::current_dir().map_err(step("getcwd"))?;
+    let breakout = |what: String| {
+        InitError::Other(format!(
+            "current working directory is outside of container mount namespace root -- possible container breakout detected ({what})"
+        ))
+    };
+    // getcwd fails (ENOENT) for a directory outside our root, or returns "(unreachable)/…".
+    let cwd = std::env::current_dir().map_err(|e| breakout(format!("getcwd: {e}")))?;
     if !cwd.is_absolute() || cwd.as_os_str().as_bytes().starts_with(b"(unreachable)") {
-        return Err(InitError::Other(format!(
-            "current working directory is outside of container mount namespace root -- possible container breakout detected ({})",
-            cwd.display()
-        )));
+        return Err(breakout(cwd.display().to_string()));
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! user's process and the connection closes on exec, which is how `start` knows it worked.
 //! No re-exec of hako and no extra process in the common case. See docs/ARCHITECTURE.md.
 
+pub mod exec;
 pub mod identity;
 pub mod init;
 pub mod sync;
@@ -349,11 +350,7 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
             Ok(Msg::Ready) => break,
             Ok(Msg::Error(e)) => return Err(ProcessError::Init(e)),
             Ok(other) => return Err(ProcessError::Init(format!("unexpected message {other:?}"))),
-            Err(sync::SyncError::Eof) => {
-                return Err(ProcessError::Init(
-                    "container init exited before it was ready".into(),
-                ));
-            }
+            Err(sync::SyncError::Eof) => return Err(ProcessError::Init(init_death(pid, &manager))),
             Err(e) => return Err(e.into()),
         }
     }
@@ -405,6 +402,34 @@ fn stage_one(
     }
 }
 
+/// Why the init died before it was ready, as precisely as the kernel lets us tell: the usual
+/// culprit is a memory limit too small for it to run at all.
+fn init_death(pid: i32, manager: &Manager) -> String {
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    let reaped = unsafe { libc::waitpid(pid, &mut status, 0) } == pid;
+    let oom_killed = manager.dirs.iter().any(|(_, d)| {
+        ["memory.oom_control", "memory.events"].iter().any(|f| {
+            std::fs::read_to_string(d.join(f)).is_ok_and(|t| {
+                t.lines().any(|l| {
+                    l.strip_prefix("oom_kill ")
+                        .is_some_and(|n| n.trim().parse::<u64>().unwrap_or(0) > 0)
+                })
+            })
+        })
+    });
+    if oom_killed {
+        return "container init was killed by the OOM killer: linux.resources.memory.limit is too low for it to start".into();
+    }
+    if reaped && libc::WIFSIGNALED(status) {
+        return format!(
+            "container init was killed by signal {} before it was ready",
+            libc::WTERMSIG(status)
+        );
+    }
+    "container init exited before it was ready".into()
+}
+
 /// The parent writes the user namespace's id maps (it is root in the parent namespace, so
 /// any mapping the config asks for is allowed).
 fn write_id_maps(pid: i32, bundle: &Bundle) -> Result<(), ProcessError> {
@@ -453,4 +478,53 @@ pub fn start(dir: &ContainerDir) -> Result<(), ProcessError> {
         ));
     }
     Ok(())
+}
+
+/// `run` in the foreground: forward the usual signals to the init and return its exit status
+/// (128+N when killed by signal N), as runc does.
+pub fn wait_forwarding_signals(pid: i32) -> i32 {
+    const FORWARD: [libc::c_int; 8] = [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+        libc::SIGCHLD,
+    ];
+    // SAFETY: sigset manipulation on a local set; blocking signals is process-wide but we
+    // are single-threaded and about to only wait.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARD {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid on our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            if libc::WIFEXITED(status) {
+                return libc::WEXITSTATUS(status);
+            }
+            if libc::WIFSIGNALED(status) {
+                return 128 + libc::WTERMSIG(status);
+            }
+            continue;
+        }
+        if r < 0 {
+            return 255;
+        }
+        // SAFETY: `set` is a valid, initialised sigset.
+        let sig = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
+        if sig > 0 && sig != libc::SIGCHLD {
+            // SAFETY: kill with integer arguments.
+            unsafe { libc::kill(pid, sig) };
+        }
+    }
 }

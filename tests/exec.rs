@@ -1,0 +1,167 @@
+//! `hako exec`: new processes inside a running container, observed from inside and outside.
+
+mod common;
+use common::*;
+
+fn running(rt: &Runtime, prefix: &str) -> (Bundle, String) {
+    let id = unique_id(prefix);
+    let b = Bundle::new(&id, &["sleep", "100"]);
+    assert!(rt.create(&b, &id).status.success());
+    rt.ok(&["start", &id]);
+    (b, id)
+}
+
+#[test]
+fn exec_runs_in_the_container_and_returns_its_status() {
+    let rt = Runtime::new("exec-basic");
+    let (_b, id) = running(&rt, "exec");
+    let init = rt.state(&id)["pid"].as_i64().expect("pid");
+    let out = rt.hako(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "echo $$; hostname; readlink /proc/self/ns/mnt; cat /proc/self/cgroup; ls /proc/self/fd; exit 5",
+    ]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let text = stdout(&out);
+    let mut lines = text.lines();
+    // In the container's pid namespace (the init is pid 1, so we are not).
+    let pid: i64 = lines.next().expect("pid").parse().expect("number");
+    assert!(pid > 1 && pid < 100, "pid {pid}");
+    assert_eq!(lines.next(), Some("hako"));
+    let mnt = std::fs::read_link(format!("/proc/{init}/ns/mnt")).expect("ns");
+    assert_eq!(lines.next(), Some(mnt.to_str().expect("utf8")));
+    // In the container's cgroup.
+    assert!(
+        text.contains(&format!(":memory:/hako-test/{id}\n")),
+        "{text}"
+    );
+    // Only stdio (+ the fd ls opens for /proc/self/fd) is open: no runtime fd leaks.
+    let fds: Vec<&str> = text.lines().rev().take_while(|l| l.len() == 1).collect();
+    assert_eq!(fds, ["3", "2", "1", "0"], "{text}");
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
+
+#[test]
+fn exec_flags_set_env_cwd_user_caps_and_nnp() {
+    let rt = Runtime::new("exec-flags");
+    let (_b, id) = running(&rt, "execflags");
+    let out = rt.hako(&[
+        "exec",
+        "-e",
+        "FOO=bar",
+        "--cwd",
+        "/tmp",
+        "-u",
+        "1000:1001",
+        "-g",
+        "2000",
+        "--no-new-privs",
+        &id,
+        "sh",
+        "-c",
+        "echo $FOO; pwd; id -u; id -g; id -G; grep -E '^(NoNewPrivs|CapEff)' /proc/self/status",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "bar");
+    assert_eq!(lines[1], "/tmp");
+    assert_eq!(lines[2], "1000");
+    assert_eq!(lines[3], "1001");
+    assert!(lines[4].split_whitespace().any(|g| g == "2000"), "{text}");
+    assert!(text.contains("NoNewPrivs:\t1"), "{text}");
+    // A non-root user keeps no effective capabilities.
+    assert!(text.contains("CapEff:\t0000000000000000"), "{text}");
+
+    let caps = rt.hako(&[
+        "exec",
+        "--cap",
+        "CAP_SYS_ADMIN",
+        &id,
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    assert!(caps.status.success(), "{}", stderr(&caps));
+    let eff = stdout(&caps);
+    let hex = eff.split_whitespace().nth(1).expect("mask");
+    let mask = u64::from_str_radix(hex, 16).expect("hex");
+    assert!(mask & (1 << 21) != 0, "CAP_SYS_ADMIN not effective: {eff}");
+    rt.ok(&["delete", "-f", &id]);
+}
+
+#[test]
+fn exec_process_json_and_detach_with_pid_file() {
+    let rt = Runtime::new("exec-json");
+    let (b, id) = running(&rt, "execjson");
+    let pjson = b.dir.join("process.json");
+    std::fs::write(
+        &pjson,
+        r#"{"args":["sh","-c","echo from-json $X"],"env":["X=1","PATH=/bin"],"cwd":"/","user":{"uid":0,"gid":0}}"#,
+    )
+    .expect("write");
+    let out = rt.hako(&["exec", "-p", pjson.to_str().expect("utf8"), &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "from-json 1\n");
+
+    let pid_file = b.dir.join("exec.pid");
+    let mut c = rt.cmd();
+    c.args(["exec", "-d", "--pid-file"])
+        .arg(&pid_file)
+        .args([&id, "sleep", "50"]);
+    let out = detached_output(c);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid = std::fs::read_to_string(&pid_file).expect("pid file");
+    assert!(!pid.ends_with('\n'));
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).expect("comm");
+    assert_eq!(comm.trim(), "sleep");
+    let ps: serde_json::Value =
+        serde_json::from_slice(&rt.ok(&["ps", "-f", "json", &id]).stdout).expect("json");
+    assert!(
+        ps.as_array()
+            .expect("array")
+            .iter()
+            .any(|p| p.as_i64().map(|n| n.to_string()).as_deref() == Some(pid.as_str()))
+    );
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
+
+#[test]
+fn exec_errors_exit_255_with_runc_messages() {
+    let rt = Runtime::new("exec-err");
+    let (_b, id) = running(&rt, "execerr");
+    let missing = rt.hako(&["exec", &id, "nosuchbinary"]);
+    assert_eq!(missing.status.code(), Some(255));
+    assert!(
+        stderr(&missing).contains("executable file not found in $PATH"),
+        "{}",
+        stderr(&missing)
+    );
+    rt.ok(&["pause", &id]);
+    let paused = rt.hako(&["exec", &id, "true"]);
+    assert_eq!(paused.status.code(), Some(255));
+    assert!(
+        stderr(&paused).contains("cannot exec in a paused container"),
+        "{}",
+        stderr(&paused)
+    );
+    rt.ok(&["resume", &id]);
+    rt.ok(&["kill", &id, "KILL"]);
+    rt.wait_stopped(&id);
+    let stopped = rt.hako(&["exec", &id, "true"]);
+    assert_eq!(stopped.status.code(), Some(255));
+    assert!(
+        stderr(&stopped).contains("cannot exec in a stopped container"),
+        "{}",
+        stderr(&stopped)
+    );
+    let nocontainer = rt.hako(&["exec", "nope", "true"]);
+    assert_eq!(nocontainer.status.code(), Some(255));
+    assert!(stderr(&nocontainer).contains("container does not exist"));
+    rt.ok(&["delete", &id]);
+    assert_clean(&rt, &id);
+}
