@@ -678,7 +678,16 @@ fn run(root: &std::path::Path, a: &RunArgs, cli: &Cli) -> Result<i32, CommandErr
     if a.detach {
         return Ok(0);
     }
-    let code = process::wait_forwarding_signals(created.pid);
+    let code = match &created.console {
+        Some(sock) => {
+            let master = sys::recv_fd(sock.as_fd()).map_err(|source| CommandError::Sys {
+                what: "unable to receive the container's terminal".into(),
+                source,
+            })?;
+            crate::tty_proxy::run(master, created.pid)
+        }
+        None => process::wait_forwarding_signals(created.pid),
+    };
     if !a.keep {
         destroy(&created.dir, &created.state)?;
     }

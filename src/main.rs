@@ -15,6 +15,7 @@ mod signals;
 mod spec;
 mod state;
 mod sys;
+mod tty_proxy;
 
 use clap::Parser;
 

@@ -372,3 +372,28 @@ fn ps_lists_the_container_processes() {
     rt.ok(&["delete", "-f", &id]);
     assert_clean(&rt, &id);
 }
+
+#[test]
+fn run_with_terminal_proxies_a_pty() {
+    // `run` in the foreground with process.terminal and no --console-socket: hako holds the
+    // pty master itself (as runc does). `script` gives hako a terminal of a known size.
+    let rt = Runtime::new("run-tty");
+    let id = unique_id("tty");
+    let mut b = Bundle::new(&id, &["sh", "-c", "tty; stty size; exit 3"]);
+    b.edit(|c| c["process"]["terminal"] = true.into());
+    let cmd = format!(
+        "stty cols 101 rows 31; {HAKO} --root {} run -b {} {id}",
+        rt.root.display(),
+        b.dir.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{text} {}", stderr(&out));
+    assert!(text.contains("/dev/pts/0"), "{text}");
+    assert!(text.contains("31 101"), "window size not passed on: {text}");
+    assert_clean(&rt, &id);
+}

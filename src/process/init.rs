@@ -50,6 +50,8 @@ pub struct InitArgs<'a> {
     pub sync: Channel,
     pub exec_listener: OwnedFd,
     pub console_socket: Option<&'a Path>,
+    /// `run` in the foreground with a terminal: the socket to send the pty master to.
+    pub console_fd: Option<OwnedFd>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
@@ -129,8 +131,9 @@ fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitErro
         .process()
         .as_ref()
         .ok_or_else(|| InitError::Other("process missing".into()))?;
-    let console_sock = match a.console_socket {
-        Some(p) if process.terminal() == Some(true) => Some(console::connect(p)?),
+    let console_sock = match (a.console_socket, &a.console_fd) {
+        (_, Some(fd)) => Some(fd.try_clone().map_err(step("console socket"))?),
+        (Some(p), None) if process.terminal() == Some(true) => Some(console::connect(p)?),
         _ => None,
     };
     if let Some(adj) = process.oom_score_adj() {
@@ -303,6 +306,7 @@ pub(super) fn exec_prepared(
 fn close_inherited(a: &InitArgs<'_>) -> Result<(), InitError> {
     let mut keep: Vec<RawFd> = vec![a.sync.raw(), a.exec_listener.as_raw_fd()];
     keep.extend(a.joins.iter().map(|(_, fd)| fd.as_raw_fd()));
+    keep.extend(a.console_fd.as_ref().map(|fd| fd.as_raw_fd()));
     close_all_but(keep, a.preserve_fds)
 }
 

@@ -69,6 +69,8 @@ pub struct CreateOpts<'a> {
 
 pub struct Created {
     pub pid: i32,
+    /// Where the init sent the pty master, when `run` proxies the terminal.
+    pub console: Option<OwnedFd>,
     pub dir: ContainerDir,
     pub state: State,
 }
@@ -111,11 +113,12 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
             "cannot allocate tty if hako will detach without setting console socket".into(),
         ));
     }
-    if terminal && o.console_socket.is_none() {
-        return Err(ProcessError::Unsupported(
-            "process.terminal without --console-socket (hako proxying the terminal itself) is not supported yet".into(),
-        ));
-    }
+    // `run` in the foreground with a terminal: hako itself holds the pty master and proxies.
+    let console_pair = if terminal && o.console_socket.is_none() {
+        Some(UnixStream::pair().map_err(sys_err("create console socket pair"))?)
+    } else {
+        None
+    };
     if !terminal && o.console_socket.is_some() {
         return Err(ProcessError::Usage(
             "cannot use console socket if hako will not detach or allocate tty".into(),
@@ -264,6 +267,9 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
                 sync: child_ch,
                 exec_listener: OwnedFd::from(listener),
                 console_socket: o.console_socket,
+                console_fd: console_pair.as_ref().and_then(|(_, theirs)| {
+                    theirs.try_clone().ok().map(OwnedFd::from)
+                }),
                 no_pivot: o.no_pivot,
                 no_new_keyring: o.no_new_keyring,
                 preserve_fds: o.preserve_fds,
@@ -364,6 +370,7 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
     drop(pidfd);
     Ok(Created {
         pid,
+        console: console_pair.map(|(ours, _)| OwnedFd::from(ours)),
         dir,
         state: st,
     })
