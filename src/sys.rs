@@ -530,7 +530,9 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
     // SAFETY: cmsg is either null or points into cbuf with a complete header.
     if cmsg.is_null()
-        || unsafe { (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS }
+        || unsafe {
+            (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+        }
     {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "no fd received"));
     }

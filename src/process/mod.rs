@@ -267,9 +267,9 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
                 sync: child_ch,
                 exec_listener: OwnedFd::from(listener),
                 console_socket: o.console_socket,
-                console_fd: console_pair.as_ref().and_then(|(_, theirs)| {
-                    theirs.try_clone().ok().map(OwnedFd::from)
-                }),
+                console_fd: console_pair
+                    .as_ref()
+                    .and_then(|(_, theirs)| theirs.try_clone().ok().map(OwnedFd::from)),
                 no_pivot: o.no_pivot,
                 no_new_keyring: o.no_new_keyring,
                 preserve_fds: o.preserve_fds,
