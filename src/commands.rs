@@ -162,7 +162,7 @@ fn start_locked(dir: &ContainerDir, st: &State) -> Result<(), CommandError> {
             return Err(msg("cannot start a container that is still being created"));
         }
     }
-    process::start(dir)?;
+    process::start(dir, st)?;
     let hooks = poststart_hooks(st);
     if !hooks.is_empty() {
         let json = st.to_spec_json(Status::Running).to_string();

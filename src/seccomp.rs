@@ -134,7 +134,6 @@ pub enum SeccompError {
     #[error("seccomp(2) returned an invalid listener fd {value}")]
     BadListenerFd { value: libc::c_long },
     /// Sending the listener fd to the seccomp agent failed.
-    #[allow(dead_code)] // SCMP_ACT_NOTIFY is refused until the runtime side is wired.
     #[error("sending the seccomp listener fd to {path}: {op}: {source}")]
     Listener {
         path: PathBuf,
@@ -354,6 +353,7 @@ impl Program {
 
     /// Whether the profile uses SCMP_ACT_NOTIFY, i.e. [`Program::load`] returns a listener fd
     /// that must go to `listenerPath` with [`send_listener_fd`].
+    #[cfg(test)]
     pub fn uses_notify(&self) -> bool {
         self.notify
     }
@@ -368,7 +368,6 @@ impl Program {
 /// socket, one sendmsg whose payload is the container process state JSON (given as bytes by the
 /// caller) and one SCM_RIGHTS fd. Should the kernel take only part of the payload, the rest
 /// follows without fds (allowed by the spec); the connection is closed afterwards.
-#[allow(dead_code)] // SCMP_ACT_NOTIFY is refused until the runtime side is wired.
 pub fn send_listener_fd(
     path: &Path,
     state_json: &[u8],

@@ -499,46 +499,55 @@ pub fn send_fd(sock: BorrowedFd<'_>, payload: &[u8], fd: RawFd) -> io::Result<()
     }
 }
 
-/// Receives one fd sent with SCM_RIGHTS (and up to 4 KiB of payload, discarded).
-pub fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<OwnedFd> {
-    let mut data = [0u8; 4096];
+/// Receives data into `buf` and the fd sent along with it (SCM_RIGHTS), if any.
+pub fn recv_with_fd(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
     let mut iov = libc::iovec {
-        iov_base: data.as_mut_ptr().cast(),
-        iov_len: data.len(),
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
     };
     // SAFETY: CMSG_SPACE is a pure computation.
     let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-    let mut cbuf = vec![0u8; space];
+    // u64 elements keep the control buffer aligned for cmsghdr.
+    let mut cbuf = vec![0u64; space.div_ceil(8)];
     // SAFETY: msghdr is plain data; zeroed is a valid starting value.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = cbuf.as_mut_ptr().cast();
     msg.msg_controllen = space as _;
-    loop {
+    let n = loop {
         // SAFETY: `msg` points at valid buffers for the call.
         let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
         if n >= 0 {
-            break;
+            break n as usize;
         }
         let e = io::Error::last_os_error();
         if e.kind() != io::ErrorKind::Interrupted {
             return Err(e);
         }
-    }
+    };
     // SAFETY: the kernel filled msg_control; CMSG_FIRSTHDR checks the length.
     let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
-    // SAFETY: cmsg is either null or points into cbuf with a complete header.
-    if cmsg.is_null()
-        || unsafe {
-            (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS
-        }
-    {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "no fd received"));
-    }
-    // SAFETY: an SCM_RIGHTS message carries at least one fd, now ours.
-    let fd = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>()) };
-    Ok(owned(fd as libc::c_long))
+    // SAFETY: cmsg is either null or points into cbuf at a complete header.
+    let fd = if !cmsg.is_null()
+        && unsafe {
+            (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS
+        } {
+        // SAFETY: an SCM_RIGHTS message carries at least one fd, now ours.
+        let fd = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>()) };
+        Some(owned(fd as libc::c_long))
+    } else {
+        None
+    };
+    Ok((n, fd))
+}
+
+/// Receives one fd sent with SCM_RIGHTS (its payload is discarded).
+pub fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    let mut data = [0u8; 4096];
+    recv_with_fd(sock, &mut data)?
+        .1
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no fd received"))
 }
 
 /// Binds or connects unix sockets whose path may be longer than sun_path allows, by going

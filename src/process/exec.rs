@@ -106,7 +106,12 @@ pub fn exec(o: &ExecOpts<'_>) -> Result<i32, ProcessError> {
     parent_ch
         .send(&Msg::Go(String::new()))
         .map_err(|e| kill(e.into()))?;
-    match parent_ch.recv() {
+    let mut reply = parent_ch.recv_fd();
+    if let Ok((Msg::SeccompFd, Some(fd))) = reply {
+        super::forward_seccomp_fd(&st.bundle, st, proc_pid, fd).map_err(kill)?;
+        reply = parent_ch.recv_fd();
+    }
+    match reply.map(|(m, _)| m) {
         Err(sync::SyncError::Eof) => {}
         Ok(Msg::Error(e)) => {
             // SAFETY: reaping our own child, which reported failure and exits.
@@ -180,8 +185,8 @@ fn child(
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(init::step("set oom_score_adj"))?;
     }
-    let prepared = init::become_process(o.process, o.preserve_fds, o.seccomp)?;
-    init::exec_prepared(&prepared, o.seccomp)
+    let prepared = init::become_process(o.process, o.preserve_fds, o.seccomp, ch)?;
+    init::exec_prepared(&prepared, o.seccomp, ch)
 }
 
 /// Waits for the exec'd process, forwarding signals; its exit status (128+N for signal N).

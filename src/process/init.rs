@@ -196,7 +196,7 @@ fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitErro
     if !a.no_new_keyring {
         join_session_keyring(a.id);
     }
-    let prepared = become_process(process, a.preserve_fds, a.seccomp)?;
+    let prepared = become_process(process, a.preserve_fds, a.seccomp, &a.sync)?;
 
     // The create/start barrier: tell `hako create` we are ready, then wait for `hako start`.
     sys::prctl(libc::PR_SET_PDEATHSIG, 0).map_err(step("clear pdeathsig"))?;
@@ -211,7 +211,16 @@ fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitErro
     if let Some(h) = hooks.and_then(|h| h.start_container().as_ref()) {
         hooks::run("startContainer", h, state_json.as_bytes())?;
     }
-    exec_prepared(&prepared, a.seccomp)
+    exec_prepared(&prepared, a.seccomp, &a.sync)
+}
+
+/// Installs the seccomp filter; with SCMP_ACT_NOTIFY the listener fd goes to whoever is at the
+/// other end of `to` (`hako create`, `hako start` or `hako exec`), which hands it to the agent.
+fn load_seccomp(prog: &crate::seccomp::Program, to: &Channel) -> Result<(), InitError> {
+    if let Some(listener) = prog.load()? {
+        to.send_seccomp_fd(listener.as_fd())?;
+    }
+    Ok(())
 }
 
 /// The user's process, ready to exec.
@@ -231,13 +240,14 @@ pub(super) fn become_process(
     process: &oci_spec::runtime::Process,
     preserve_fds: u32,
     seccomp: Option<&crate::seccomp::Program>,
+    sync: &Channel,
 ) -> Result<Prepared, InitError> {
     super::identity::apply_rlimits(process)?;
     // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: load it while we still
     // have it (runc does the same). With no_new_privs it is loaded last, right before execve.
     let nnp = process.no_new_privileges() == Some(true);
     if let (Some(prog), false) = (seccomp, nnp) {
-        prog.load()?;
+        load_seccomp(prog, sync)?;
     }
     super::identity::apply_user_and_caps(process, true)?;
 
@@ -280,10 +290,11 @@ pub(super) fn become_process(
 pub(super) fn exec_prepared(
     p: &Prepared,
     seccomp: Option<&crate::seccomp::Program>,
+    sync: &Channel,
 ) -> Result<std::convert::Infallible, InitError> {
     sys::prctl(libc::PR_SET_DUMPABLE, 1).map_err(step("set dumpable"))?;
     if let (Some(prog), true) = (seccomp, p.nnp) {
-        prog.load()?;
+        load_seccomp(prog, sync)?;
     }
     let mut argv: Vec<*const libc::c_char> = p.args.iter().map(|c| c.as_ptr()).collect();
     argv.push(std::ptr::null());

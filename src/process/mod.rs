@@ -15,7 +15,6 @@ use crate::config::{self, Bundle, ConfigError};
 use crate::state::{self, ContainerDir, State, StateError, Status};
 use crate::{hooks, logging, sys};
 use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxNamespaceType};
-use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -169,11 +168,6 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
     let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
         Some(sc) => {
             let prog = crate::seccomp::compile(sc)?;
-            if prog.uses_notify() {
-                return Err(ProcessError::Unsupported(
-                    "linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet".into(),
-                ));
-            }
             if !prog.skipped().is_empty() {
                 logging::debug(|| {
                     format!("seccomp: unknown syscalls skipped: {:?}", prog.skipped())
@@ -341,8 +335,12 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
     let state_json = st.to_spec_json(Status::Creating).to_string();
     parent_ch.send(&Msg::Go(state_json.clone()))?;
     loop {
-        match parent_ch.recv() {
-            Ok(Msg::RunHooks) => {
+        let (msg, fd) = parent_ch
+            .recv_fd()
+            .map_err(|e| stage_err(e, pid, &manager))?;
+        match (msg, fd) {
+            (Msg::SeccompFd, Some(fd)) => forward_seccomp_fd(&bundle.dir, &st, pid, fd)?,
+            (Msg::RunHooks, _) => {
                 if let Some(h) = spec.hooks() {
                     if let Some(v) = h.prestart() {
                         hooks::run("prestart", v, state_json.as_bytes())?;
@@ -353,11 +351,9 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
                 }
                 parent_ch.send(&Msg::HooksDone)?;
             }
-            Ok(Msg::Ready) => break,
-            Ok(Msg::Error(e)) => return Err(ProcessError::Init(e)),
-            Ok(other) => return Err(ProcessError::Init(format!("unexpected message {other:?}"))),
-            Err(sync::SyncError::Eof) => return Err(ProcessError::Init(init_death(pid, &manager))),
-            Err(e) => return Err(e.into()),
+            (Msg::Ready, _) => break,
+            (Msg::Error(e), _) => return Err(ProcessError::Init(e)),
+            (other, _) => return Err(ProcessError::Init(format!("unexpected message {other:?}"))),
         }
     }
     if let Some(p) = o.pid_file {
@@ -407,6 +403,41 @@ fn stage_one(
         }
         Err(e) => fail(format!("fork the init: {e}")),
     }
+}
+
+fn stage_err(e: sync::SyncError, pid: i32, manager: &Manager) -> ProcessError {
+    match e {
+        sync::SyncError::Eof => ProcessError::Init(init_death(pid, manager)),
+        e => e.into(),
+    }
+}
+
+/// Hands the seccomp notify fd of process `pid` to the agent at linux.seccomp.listenerPath,
+/// with the container process state the runtime-spec defines.
+fn forward_seccomp_fd(
+    bundle: &Path,
+    st: &State,
+    pid: i32,
+    fd: OwnedFd,
+) -> Result<(), ProcessError> {
+    let data = std::fs::read(bundle.join("config.json")).map_err(sys_err("read config.json"))?;
+    let spec: oci_spec::runtime::Spec = serde_json::from_slice(&data)
+        .map_err(|e| ProcessError::Usage(format!("invalid config.json: {e}")))?;
+    let sc = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let Some(path) = sc.and_then(|s| s.listener_path().as_ref()) else {
+        return Err(ProcessError::Usage(
+            "linux.seccomp uses SCMP_ACT_NOTIFY but has no listenerPath".into(),
+        ));
+    };
+    let state = serde_json::json!({
+        "ociVersion": st.oci_version,
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": sc.and_then(|s| s.listener_metadata().clone()).unwrap_or_default(),
+        "state": st.to_spec_json(Status::Creating),
+    });
+    crate::seccomp::send_listener_fd(path, state.to_string().as_bytes(), fd.as_fd())?;
+    Ok(())
 }
 
 /// Why the init died before it was ready, as precisely as the kernel lets us tell: the usual
@@ -472,19 +503,32 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<(), ProcessError> {
 
 /// Releases the waiting init: connect to its exec socket, then wait for the connection to
 /// close (it is close-on-exec, so EOF means execve succeeded) or for an error message.
-pub fn start(dir: &ContainerDir) -> Result<(), ProcessError> {
+pub fn start(dir: &ContainerDir, st: &State) -> Result<(), ProcessError> {
     let addr = sys::unix_addr_in(dir.borrow_fd(), state::EXEC_SOCKET);
-    let mut conn = UnixStream::connect(&addr).map_err(sys_err("connect to the container init"))?;
+    let conn = UnixStream::connect(&addr).map_err(sys_err("connect to the container init"))?;
     // The socket file is what marks "created": gone once the init took the connection.
     let _ = std::fs::remove_file(dir.path.join(state::EXEC_SOCKET));
-    let mut buf = Vec::new();
-    let _ = conn.read_to_end(&mut buf);
-    if buf.len() > 1 && buf[0] == 5 {
-        return Err(ProcessError::Init(
-            String::from_utf8_lossy(&buf[1..]).into_owned(),
-        ));
+    let mut all = Vec::new();
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let (n, fd) = sys::recv_with_fd(conn.as_fd(), &mut buf)
+            .map_err(sys_err("wait for the container process"))?;
+        if n == 0 {
+            break;
+        }
+        let mut chunk = &buf[..n];
+        if all.is_empty() && chunk[0] == sync::SECCOMP_FD {
+            if let Some(fd) = fd {
+                forward_seccomp_fd(&st.bundle, st, st.pid, fd)?;
+            }
+            chunk = &chunk[1..];
+        }
+        all.extend_from_slice(chunk);
     }
-    Ok(())
+    match sync::decode(&all) {
+        Ok(Msg::Error(e)) => Err(ProcessError::Init(e)),
+        _ => Ok(()),
+    }
 }
 
 /// `run` in the foreground: forward the usual signals to the init and return its exit status

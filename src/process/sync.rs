@@ -3,7 +3,7 @@
 //! An error in the init comes back as the parent's error message, naming the failing step.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -31,6 +31,8 @@ pub enum Msg {
     Ready,
     /// init → parent (or → `start`): a step failed.
     Error(String),
+    /// init → parent (or → `start`): the seccomp notify fd rides along (SCM_RIGHTS).
+    SeccompFd,
 }
 
 const GO: u8 = 1;
@@ -39,6 +41,7 @@ const HOOKS_DONE: u8 = 3;
 const READY: u8 = 4;
 const ERROR: u8 = 5;
 const PID: u8 = 6;
+pub const SECCOMP_FD: u8 = 7;
 
 pub struct Channel {
     fd: OwnedFd,
@@ -72,6 +75,7 @@ impl Channel {
                 buf.push(GO);
                 buf.extend_from_slice(s.as_bytes());
             }
+            Msg::SeccompFd => buf.push(SECCOMP_FD),
             Msg::Pid(p) => {
                 buf.push(PID);
                 buf.extend_from_slice(&p.to_le_bytes());
@@ -107,36 +111,42 @@ impl Channel {
     }
 
     pub fn recv(&self) -> Result<Msg, SyncError> {
+        self.recv_fd().map(|(m, _)| m)
+    }
+
+    /// Receives a message and the fd that came with it, if any.
+    pub fn recv_fd(&self) -> Result<(Msg, Option<OwnedFd>), SyncError> {
         let mut buf = vec![0u8; 65_536];
-        let n = loop {
-            // SAFETY: `buf` is valid for writing for its length.
-            let n =
-                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n >= 0 {
-                break n as usize;
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(SyncError::Io(e));
-            }
-        };
-        if n == 0 {
-            return Err(SyncError::Eof);
-        }
-        Ok(match buf[0] {
-            GO => Msg::Go(String::from_utf8_lossy(&buf[1..n]).into_owned()),
-            PID if n == 5 => Msg::Pid(i32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]])),
-            RUN_HOOKS => Msg::RunHooks,
-            HOOKS_DONE => Msg::HooksDone,
-            READY => Msg::Ready,
-            ERROR => Msg::Error(String::from_utf8_lossy(&buf[1..n]).into_owned()),
-            other => return Err(SyncError::Unexpected(other)),
-        })
+        let (n, fd) = crate::sys::recv_with_fd(self.fd.as_fd(), &mut buf).map_err(SyncError::Io)?;
+        Ok((decode(&buf[..n])?, fd))
+    }
+
+    /// Sends the seccomp listener fd.
+    pub fn send_seccomp_fd(&self, fd: std::os::fd::BorrowedFd<'_>) -> Result<(), SyncError> {
+        crate::sys::send_fd(self.fd.as_fd(), &[SECCOMP_FD], fd.as_raw_fd()).map_err(SyncError::Io)
     }
 
     pub fn raw(&self) -> i32 {
         self.fd.as_raw_fd()
     }
+}
+
+/// Decodes one message (a datagram, or what a stream connection carried).
+pub fn decode(buf: &[u8]) -> Result<Msg, SyncError> {
+    let Some(&tag) = buf.first() else {
+        return Err(SyncError::Eof);
+    };
+    let text = || String::from_utf8_lossy(&buf[1..]).into_owned();
+    Ok(match tag {
+        GO => Msg::Go(text()),
+        PID if buf.len() == 5 => Msg::Pid(i32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]])),
+        RUN_HOOKS => Msg::RunHooks,
+        HOOKS_DONE => Msg::HooksDone,
+        READY => Msg::Ready,
+        ERROR => Msg::Error(text()),
+        SECCOMP_FD => Msg::SeccompFd,
+        other => return Err(SyncError::Unexpected(other)),
+    })
 }
 
 #[cfg(test)]
