@@ -82,6 +82,43 @@ pub fn parse(s: &str) -> Result<libc::c_int, SignalError> {
     Err(unknown())
 }
 
+/// The signals a foreground `run`/`exec` passes on to the container (SIGWINCH resizes, SIGCHLD
+/// tells us it exited), as runc does.
+const FORWARDED: [libc::c_int; 8] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+    libc::SIGCHLD,
+];
+
+/// Blocks the forwarded signals (so they queue for sigwaitinfo/signalfd) and returns the set.
+pub fn block_forwarded() -> libc::sigset_t {
+    // SAFETY: sigset manipulation on a local set; blocking is process-wide, and hako is
+    // single-threaded.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+/// A wait(2) status as a shell would report it: the exit code, or 128+N for signal N.
+pub fn exit_code(status: libc::c_int) -> i32 {
+    if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        libc::WEXITSTATUS(status)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,26 +101,9 @@ pub fn run(master: OwnedFd, pid: i32) -> i32 {
         let fl = libc::fcntl(m, libc::F_GETFL);
         libc::fcntl(m, libc::F_SETFL, fl | libc::O_NONBLOCK);
     }
-    const SIGNALS: [libc::c_int; 8] = [
-        libc::SIGINT,
-        libc::SIGTERM,
-        libc::SIGHUP,
-        libc::SIGQUIT,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-        libc::SIGWINCH,
-        libc::SIGCHLD,
-    ];
-    // SAFETY: building and installing a signal mask; then a signalfd for exactly that set.
-    let sfd = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in SIGNALS {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
-    };
+    let set = crate::signals::block_forwarded();
+    // SAFETY: a signalfd for the set we just blocked.
+    let sfd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
     let raw = RawMode::enter(0);
     copy_winsize(0, m);
     let mut buf = vec![0u8; 16 * 1024];
@@ -183,11 +166,7 @@ pub fn run(master: OwnedFd, pid: i32) -> i32 {
         let mut st = 0;
         // SAFETY: waitpid on our own child.
         if unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) } == pid {
-            status = Some(if libc::WIFSIGNALED(st) {
-                128 + libc::WTERMSIG(st)
-            } else {
-                libc::WEXITSTATUS(st)
-            });
+            status = Some(crate::signals::exit_code(st));
         }
     }
     // The init is gone: flush what it wrote last.

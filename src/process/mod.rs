@@ -534,39 +534,13 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<(), ProcessError> {
 /// `run` in the foreground: forward the usual signals to the init and return its exit status
 /// (128+N when killed by signal N), as runc does.
 pub fn wait_forwarding_signals(pid: i32) -> i32 {
-    const FORWARD: [libc::c_int; 8] = [
-        libc::SIGINT,
-        libc::SIGTERM,
-        libc::SIGHUP,
-        libc::SIGQUIT,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-        libc::SIGWINCH,
-        libc::SIGCHLD,
-    ];
-    // SAFETY: sigset manipulation on a local set; blocking signals is process-wide but we
-    // are single-threaded and about to only wait.
-    let set = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in FORWARD {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
-    };
+    let set = crate::signals::block_forwarded();
     loop {
         let mut status = 0;
         // SAFETY: waitpid on our own child.
         let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
         if r == pid {
-            if libc::WIFEXITED(status) {
-                return libc::WEXITSTATUS(status);
-            }
-            if libc::WIFSIGNALED(status) {
-                return 128 + libc::WTERMSIG(status);
-            }
-            continue;
+            return crate::signals::exit_code(status);
         }
         if r < 0 {
             return 255;
