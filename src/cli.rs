@@ -65,11 +65,11 @@ pub enum Command {
     /// resumes all processes that have been previously paused
     Resume(IdArg),
     /// update container resource constraints
-    Update(Unimplemented),
+    Update(Box<crate::update::UpdateArgs>),
     /// display container events such as OOM notifications, cpu, memory, and IO usage statistics
-    Events(Unimplemented),
+    Events(crate::events::EventsArgs),
     /// show the enabled features
-    Features(Unimplemented),
+    Features,
     /// checkpoint a running container
     Checkpoint(Unimplemented),
     /// restore a container from a previous checkpoint

@@ -107,11 +107,10 @@ pub fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
         Command::Resume(a) => pause(&root, &a.id, false),
         Command::Ps(a) => ps(&root, a),
         Command::Exec(_) => unreachable!("handled above"),
-        Command::Update(_)
-        | Command::Events(_)
-        | Command::Features(_)
-        | Command::Checkpoint(_)
-        | Command::Restore(_) => {
+        Command::Update(a) => crate::update::run(&root, a).map_err(|e| msg(e.to_string())),
+        Command::Events(a) => crate::events::run(&root, a).map_err(|e| msg(e.to_string())),
+        Command::Features => crate::features::run().map_err(|e| msg(e.to_string())),
+        Command::Checkpoint(_) | Command::Restore(_) => {
             let name = format!("{cmd:?}");
             let name = name.split('(').next().unwrap_or("").to_ascii_lowercase();
             Err(msg(format!("hako {name}: not implemented yet")))

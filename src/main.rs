@@ -5,7 +5,9 @@ mod cli;
 mod commands;
 mod config;
 mod console;
+mod events;
 mod exeseal;
+mod features;
 mod hooks;
 mod logging;
 mod process;
@@ -16,6 +18,7 @@ mod spec;
 mod state;
 mod sys;
 mod tty_proxy;
+mod update;
 
 use clap::Parser;
 

@@ -652,7 +652,7 @@ fn filter_flags(
 /// Asks the kernel whether it accepts `flags` for SECCOMP_SET_MODE_FILTER, without installing
 /// anything: with a NULL program the kernel validates the flags first (EINVAL if unknown) and
 /// then fails with EFAULT when copying the program.
-fn probe_flags(flags: libc::c_ulong) -> io::Result<()> {
+pub fn probe_flags(flags: libc::c_ulong) -> io::Result<()> {
     // SAFETY: a NULL program pointer is never dereferenced by user space; the kernel rejects it
     // with EFAULT before any filter is created or installed.
     let ret = unsafe {

@@ -291,6 +291,55 @@ impl Manager {
     }
 }
 
+/// An existing container's cgroup, for `update` and `events`.
+impl Manager {
+    /// The directories recorded in the container's state, matched back to the host's
+    /// hierarchies (each to the hierarchy with the longest mountpoint prefix). A directory
+    /// under no mounted hierarchy is dropped.
+    pub fn existing(dirs: &[PathBuf]) -> Result<Manager, CgroupError> {
+        let layout = Layout::detect()?;
+        let dirs = dirs
+            .iter()
+            .filter_map(|d| {
+                layout
+                    .hierarchies
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, h)| d.starts_with(&h.mountpoint))
+                    .max_by_key(|(_, h)| h.mountpoint.components().count())
+                    .map(|(i, _)| (i, d.clone()))
+            })
+            .collect();
+        Ok(Manager { layout, dirs })
+    }
+
+    /// The directory in the v1 hierarchy carrying `controller`.
+    pub fn v1_dir(&self, controller: &str) -> Option<&Path> {
+        self.dirs.iter().find_map(|(i, d)| {
+            let h = &self.layout.hierarchies[*i];
+            (!h.v2 && h.has(controller)).then_some(d.as_path())
+        })
+    }
+
+    /// The directory in the cgroup2 hierarchy (the only one on unified hosts).
+    pub fn v2_dir(&self) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find_map(|(i, d)| self.layout.hierarchies[*i].v2.then_some(d.as_path()))
+    }
+}
+
+/// Applies `res` to an existing container cgroup (`hako update`), with the code `create` uses.
+pub fn update(m: &Manager, res: &LinuxResources) -> Result<(), CgroupError> {
+    match m.layout.mode {
+        Mode::Unified => match m.v2_dir() {
+            Some(d) => v2::apply(d, res),
+            None => Err(CgroupError::NoCgroupFs),
+        },
+        Mode::Hybrid | Mode::Legacy => v1::apply(m, res),
+    }
+}
+
 /// The caller's own cgroups from /proc/self/cgroup: (controllers, path) per line.
 fn own_cgroups() -> Result<Vec<(Vec<String>, PathBuf)>, CgroupError> {
     let path = PathBuf::from("/proc/self/cgroup");
