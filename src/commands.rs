@@ -55,11 +55,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
     let root = cli.root.clone().unwrap_or_else(state::default_root);
     match cli.rootless.as_str() {
         "auto" | "false" => {}
-        "true" => {
-            return Err(msg(
-                "--rootless=true is not supported yet: hako runs containers as root only",
-            ));
-        }
+        "true" => {}
         other => {
             return Err(msg(format!(
                 "invalid --rootless value {other:?}: use true, false or auto"
@@ -134,6 +130,7 @@ fn create_opts<'a>(
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         systemd_cgroup: cli.systemd_cgroup,
+        ignore_cgroup_errors: cli.rootless == "true",
         foreground,
     }
 }

@@ -262,8 +262,6 @@ pub fn validate(spec: &Spec) -> Result<(), ConfigError> {
             "linux.netDevices",
             linux.net_devices().as_ref().is_some_and(|n| !n.is_empty()),
         ),
-        ("linux.memoryPolicy", linux.memory_policy().is_some()),
-        ("linux.personality", linux.personality().is_some()),
     ] {
         if present {
             return Err(ConfigError::Unsupported {
@@ -271,6 +269,16 @@ pub fn validate(spec: &Spec) -> Result<(), ConfigError> {
                 why: "not implemented yet".to_string(),
             });
         }
+    }
+    let tuning_err = |e: crate::process::tuning::TuningError| ConfigError::Invalid {
+        field: "linux".into(),
+        why: e.to_string(),
+    };
+    if let Some(p) = linux.personality() {
+        crate::process::tuning::check_personality(p).map_err(tuning_err)?;
+    }
+    if let Some(m) = linux.memory_policy() {
+        crate::process::tuning::check_mempolicy(m).map_err(tuning_err)?;
     }
     if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
         return Err(ConfigError::Unsupported {
@@ -409,20 +417,19 @@ pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), Conf
             why: format!("SELinux label {l:?} requested but SELinux is not enabled on this host"),
         });
     }
-    for (field, present) in [
-        ("process.scheduler", process.scheduler().is_some()),
-        ("process.ioPriority", process.io_priority().is_some()),
-        (
-            "process.execCPUAffinity",
-            process.exec_cpu_affinity().is_some(),
-        ),
-    ] {
-        if present {
-            return Err(ConfigError::Unsupported {
-                field,
-                why: "not implemented yet".to_string(),
-            });
-        }
+    use crate::process::tuning;
+    let tuning_err = |e: tuning::TuningError| ConfigError::Invalid {
+        field: "process".into(),
+        why: e.to_string(),
+    };
+    if let Some(s) = process.scheduler() {
+        tuning::check_scheduler(s).map_err(tuning_err)?;
+    }
+    if let Some(p) = process.io_priority() {
+        tuning::check_ioprio(p).map_err(tuning_err)?;
+    }
+    if let Some(a) = process.exec_cpu_affinity() {
+        tuning::check_affinity(a).map_err(tuning_err)?;
     }
     if let Some(cs) = process.console_size()
         && process.terminal() != Some(true)

@@ -397,3 +397,30 @@ fn run_with_terminal_proxies_a_pty() {
     assert!(text.contains("31 101"), "window size not passed on: {text}");
     assert_clean(&rt, &id);
 }
+
+#[test]
+fn rootless_true_turns_cgroup_errors_into_warnings() {
+    // runc's --rootless=true: a cgroup that cannot be set up is a warning, not a failure.
+    let rt = Runtime::new("rootless-true");
+    let id = unique_id("rootlesstrue");
+    let mut b = Bundle::new(&id, &["echo", "ran"]);
+    // blockIO is not implemented on v1 yet: normally a hard error.
+    b.edit(|c| c["linux"]["resources"]["blockIO"] = serde_json::json!({"weight": 100}));
+    let (code, _, err) = rt.run(&b, &id);
+    assert_eq!(code, 1, "{err}");
+    let out = rt
+        .cmd()
+        .args(["--rootless", "true", "run", "-b"])
+        .arg(&b.dir)
+        .arg(&id)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ran\n");
+    assert!(
+        stderr(&out).contains("running without cgroups"),
+        "{}",
+        stderr(&out)
+    );
+    assert_clean(&rt, &id);
+}

@@ -142,6 +142,14 @@ fn child(
 ) -> Result<std::convert::Infallible, InitError> {
     // Set up non-dumpable: the container cannot ptrace us or read our memory meanwhile.
     sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(init::step("set non-dumpable"))?;
+    if let Some(l) = o
+        .process
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.initial().as_deref())
+    {
+        super::tuning::set_affinity("process.execCPUAffinity.initial", l)?;
+    }
     let console_sock = match o.console_socket {
         Some(p) if terminal => Some(console::connect(p)?),
         _ => None,

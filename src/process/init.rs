@@ -34,6 +34,8 @@ pub enum InitError {
     NotExecutable(String),
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error(transparent)]
+    Tuning(#[from] super::tuning::TuningError),
     #[error("{0}")]
     Other(String),
 }
@@ -92,6 +94,15 @@ fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitErro
     // Setup runs non-dumpable so the container cannot ptrace us or read our memory.
     sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(step("set non-dumpable"))?;
 
+    // execCPUAffinity.initial: before anything else runs (runc applies it before the cgroup).
+    if let Some(l) = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.exec_cpu_affinity().as_ref())
+        .and_then(|a| a.initial().as_deref())
+    {
+        super::tuning::set_affinity("process.execCPUAffinity.initial", l)?;
+    }
     let state_json = match a.sync.recv()? {
         Msg::Go(s) => s,
         other => return Err(InitError::Other(format!("unexpected message {other:?}"))),
@@ -131,6 +142,14 @@ fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitErro
         .process()
         .as_ref()
         .ok_or_else(|| InitError::Other("process missing".into()))?;
+    if let Some(linux) = spec.linux() {
+        if let Some(p) = linux.personality() {
+            super::tuning::apply_personality(p)?;
+        }
+        if let Some(m) = linux.memory_policy() {
+            super::tuning::apply_mempolicy(m)?;
+        }
+    }
     let console_sock = match (a.console_socket, &a.console_fd) {
         (_, Some(fd)) => Some(fd.try_clone().map_err(step("console socket"))?),
         (Some(p), None) if process.terminal() == Some(true) => Some(console::connect(p)?),
@@ -230,6 +249,8 @@ pub(super) struct Prepared {
     args: Vec<CString>,
     env: Vec<CString>,
     nnp: bool,
+    /// execCPUAffinity.final, applied right before execve.
+    final_cpus: Option<String>,
 }
 
 /// Turns the calling process into the configured one, short of execve: rlimits, seccomp
@@ -243,6 +264,13 @@ pub(super) fn become_process(
     sync: &Channel,
 ) -> Result<Prepared, InitError> {
     super::identity::apply_rlimits(process)?;
+    // Scheduling needs privileges (SCHED_FIFO: CAP_SYS_NICE): before they are dropped.
+    if let Some(s) = process.scheduler() {
+        super::tuning::apply_scheduler(s)?;
+    }
+    if let Some(p) = process.io_priority() {
+        super::tuning::apply_ioprio(p)?;
+    }
     // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: load it while we still
     // have it (runc does the same). With no_new_privs it is loaded last, right before execve.
     let nnp = process.no_new_privileges() == Some(true);
@@ -283,6 +311,10 @@ pub(super) fn become_process(
         args: cargs,
         env: cenv,
         nnp,
+        final_cpus: process
+            .exec_cpu_affinity()
+            .as_ref()
+            .and_then(|a| a.cpu_affinity_final().clone()),
     })
 }
 
@@ -293,6 +325,9 @@ pub(super) fn exec_prepared(
     sync: &Channel,
 ) -> Result<std::convert::Infallible, InitError> {
     sys::prctl(libc::PR_SET_DUMPABLE, 1).map_err(step("set dumpable"))?;
+    if let Some(l) = &p.final_cpus {
+        super::tuning::set_affinity("process.execCPUAffinity.final", l)?;
+    }
     if let (Some(prog), true) = (seccomp, p.nnp) {
         load_seccomp(prog, sync)?;
     }

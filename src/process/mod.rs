@@ -9,6 +9,7 @@ pub mod exec;
 pub mod identity;
 pub mod init;
 pub mod sync;
+pub mod tuning;
 
 use crate::cgroups::{self, CgroupError, Manager};
 use crate::config::{self, Bundle, ConfigError};
@@ -62,6 +63,9 @@ pub struct CreateOpts<'a> {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub systemd_cgroup: bool,
+    /// `--rootless=true`: runc's meaning, cgroup errors are warnings and the container runs
+    /// without cgroups.
+    pub ignore_cgroup_errors: bool,
     /// `run` in the foreground: the init stays our child and we wait for it.
     pub foreground: bool,
 }
@@ -125,7 +129,7 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
     }
     let linux = spec.linux().as_ref();
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
-    let manager = Manager::new(cgroups_path, o.id, o.systemd_cgroup)?;
+    let mut manager = Manager::new(cgroups_path, o.id, o.systemd_cgroup)?;
 
     // Namespace plan: clone into the new ones, setns into the given ones.
     let nss = config::namespaces(spec);
@@ -208,7 +212,15 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
         r
     });
     cleanup.cgroup_dirs = manager.dir_paths();
-    manager.create(resources.as_ref())?;
+    if let Err(e) = manager.create(resources.as_ref()) {
+        if !o.ignore_cgroup_errors {
+            return Err(e.into());
+        }
+        logging::warn(&format!("--rootless=true: running without cgroups: {e}"));
+        let _ = cgroups::destroy(&cleanup.cgroup_dirs);
+        cleanup.cgroup_dirs.clear();
+        manager.dirs.clear();
+    }
 
     let listener = UnixListener::bind(sys::unix_addr_in(dir.borrow_fd(), state::EXEC_SOCKET))
         .map_err(sys_err("create exec socket"))?;
