@@ -59,6 +59,11 @@ fn notify_case(name: &str, nnp: bool) {
         state
     });
     let (code, out, err) = rt.run(&b, &id);
+    if code != 0 {
+        // Unblock the agent's accept so a failing run fails the test instead of hanging it.
+        let _ = std::os::unix::net::UnixStream::connect(&sock);
+        panic!("run failed ({code}): {out} {err}");
+    }
     let state = agent.join().expect("agent");
     assert_eq!(code, 0, "{out} {err}");
     assert_eq!(state["fds"], json!(["seccompFd"]), "{state}");
