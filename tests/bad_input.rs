@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 /// How long any single hako invocation may take before the case fails as hung.
@@ -16,41 +16,9 @@ const HAKO_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs `c` with stdout/stderr captured through files (a container that outlives the command
 /// keeps inherited pipes open), killing it and failing if it hangs.
-fn output_with_timeout(mut c: Command, case: &str) -> Output {
-    let dir = std::env::temp_dir().join("hako-tests-out");
-    std::fs::create_dir_all(&dir).expect("out dir");
-    let base = dir.join(unique_id("bad-out"));
-    let out_path = base.with_extension("out");
-    let err_path = base.with_extension("err");
-    let out_f = std::fs::File::create(&out_path).expect("out file");
-    let err_f = std::fs::File::create(&err_path).expect("err file");
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(out_f)
-        .stderr(err_f)
-        .spawn()
-        .expect("spawn hako");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait hako") {
-            break s;
-        }
-        if start.elapsed() > HAKO_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("[{case}] hako {c:?} hung for more than {HAKO_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let stdout = std::fs::read(&out_path).unwrap_or_default();
-    let stderr = std::fs::read(&err_path).unwrap_or_default();
-    let _ = std::fs::remove_file(&out_path);
-    let _ = std::fs::remove_file(&err_path);
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
+fn output_with_timeout(c: Command, case: &str) -> Output {
+    detached_output_within(c, HAKO_TIMEOUT)
+        .unwrap_or_else(|| panic!("[{case}] hako hung for more than {HAKO_TIMEOUT:?}"))
 }
 
 /// Every pid whose command line names `root` (hako invocations for it, and container inits that

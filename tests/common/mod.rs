@@ -275,7 +275,15 @@ pub fn assert_clean(rt: &Runtime, id: &str) {
 
 /// Runs a command whose container outlives it (create, run -d): the container keeps the
 /// stdio it inherited, so capture through files rather than pipes that would never close.
-pub fn detached_output(mut c: Command) -> Output {
+/// A command that hangs for a minute fails the test instead of blocking the suite.
+pub fn detached_output(c: Command) -> Output {
+    detached_output_within(c, std::time::Duration::from_secs(60))
+        .expect("hako hung for more than 60 s")
+}
+
+/// Like `detached_output`, but returns None (after killing it) when the command runs past
+/// `timeout`.
+pub fn detached_output_within(mut c: Command, timeout: std::time::Duration) -> Option<Output> {
     let dir = std::env::temp_dir().join("hako-tests-out");
     std::fs::create_dir_all(&dir).expect("out dir");
     let base = dir.join(unique_id("out"));
@@ -283,16 +291,33 @@ pub fn detached_output(mut c: Command) -> Output {
     let err_path = base.with_extension("err");
     let out_f = std::fs::File::create(&out_path).expect("out file");
     let err_f = std::fs::File::create(&err_path).expect("err file");
-    let status = c.stdout(out_f).stderr(err_f).status().expect("spawn hako");
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(out_f)
+        .stderr(err_f)
+        .spawn()
+        .expect("spawn hako");
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait hako") {
+            break Some(s);
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
     let stdout = std::fs::read(&out_path).unwrap_or_default();
     let stderr = std::fs::read(&err_path).unwrap_or_default();
     let _ = std::fs::remove_file(&out_path);
     let _ = std::fs::remove_file(&err_path);
-    Output {
+    status.map(|status| Output {
         status,
         stdout,
         stderr,
-    }
+    })
 }
 
 pub fn stderr(o: &Output) -> String {
