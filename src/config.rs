@@ -398,18 +398,7 @@ pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), Conf
         .as_ref()
         .filter(|p| !p.is_empty())
     {
-        if !apparmor_enabled() {
-            return Err(ConfigError::Unsupported {
-                field: "process.apparmorProfile",
-                why: format!(
-                    "AppArmor profile {p:?} requested but AppArmor is not enabled on this host"
-                ),
-            });
-        }
-        return Err(ConfigError::Unsupported {
-            field: "process.apparmorProfile",
-            why: format!("applying AppArmor profile {p:?} is not implemented yet"),
-        });
+        crate::apparmor::check(p).map_err(|e| invalid("process.apparmorProfile", e.to_string()))?;
     }
     if let Some(l) = process.selinux_label().as_ref().filter(|p| !p.is_empty()) {
         return Err(ConfigError::Unsupported {
@@ -510,11 +499,6 @@ fn check_sysctl(spec: &Spec, key: &str) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
-}
-
-fn apparmor_enabled() -> bool {
-    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-        .is_ok_and(|s| s.trim() == "Y")
 }
 
 #[cfg(test)]

@@ -234,8 +234,10 @@ pub fn document() -> Value {
                 "knownFlags": known,
                 "supportedFlags": supported
             },
-            // Profiles are refused (config.rs): hako does not apply AppArmor or SELinux labels.
-            "apparmor": { "enabled": false },
+            // What hako can do, not what this host has (features.md): profiles are applied
+            // where the kernel runs AppArmor and refused with a clear error elsewhere.
+            "apparmor": { "enabled": true },
+            // SELinux labels are refused (config.rs): hako does not apply them.
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
             // Mounts with uidMappings/gidMappings and the idmap options are refused.

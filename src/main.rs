@@ -1,5 +1,6 @@
 //! hako: an OCI container runtime with runc's command line.
 
+mod apparmor;
 mod cgroups;
 mod cli;
 mod commands;

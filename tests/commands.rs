@@ -91,7 +91,7 @@ fn features_document_describes_hako() {
             .as_array()
             .is_some_and(|a| a.contains(&json!("SECCOMP_FILTER_FLAG_LOG")))
     );
-    assert_eq!(linux["apparmor"]["enabled"], false);
+    assert_eq!(linux["apparmor"]["enabled"], true);
     assert_eq!(linux["selinux"]["enabled"], false);
     assert_eq!(linux["intelRdt"]["enabled"], false);
     assert_eq!(linux["mountExtensions"]["idmap"]["enabled"], false);

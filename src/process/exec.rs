@@ -159,6 +159,8 @@ fn child(
         keep.push(c.as_raw_fd());
     }
     init::close_all_but(keep, o.preserve_fds)?;
+    // Before joining the mount namespace: the handle must be on the host's /proc.
+    let apparmor = init::onexec(Some(o.process))?;
     if flags != 0 {
         sys::setns(pidfd, flags).map_err(init::step("join the container's namespaces"))?;
     }
@@ -193,7 +195,7 @@ fn child(
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(init::step("set oom_score_adj"))?;
     }
-    let prepared = init::become_process(o.process, o.preserve_fds, o.seccomp, ch)?;
+    let prepared = init::become_process(o.process, o.preserve_fds, o.seccomp, apparmor, ch)?;
     init::exec_prepared(&prepared, o.seccomp, ch)
 }
 

@@ -3,6 +3,7 @@
 //! failed, over the sync socket.
 
 use super::sync::{Channel, Msg};
+use crate::apparmor::OnExec;
 use crate::config::Bundle;
 use crate::{console, hooks, rootfs, sys};
 use oci_spec::runtime::LinuxNamespaceType;
@@ -34,6 +35,8 @@ pub enum InitError {
     NotExecutable(String),
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error(transparent)]
+    AppArmor(#[from] crate::apparmor::AppArmorError),
     #[error(transparent)]
     Tuning(#[from] super::tuning::TuningError),
     #[error("{0}")]
@@ -81,6 +84,8 @@ pub fn run(args: InitArgs<'_>) -> ! {
 fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitError> {
     let spec = &a.bundle.spec;
     close_inherited(a)?;
+    // The procfs handle for the AppArmor switch, taken while /proc is still the host's.
+    let apparmor = onexec(spec.process().as_ref())?;
     // The runtime process may have blocked signals; the container starts clean.
     // SAFETY: sigset manipulation on a local set.
     unsafe {
@@ -215,7 +220,7 @@ fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitErro
     if !a.no_new_keyring {
         join_session_keyring(a.id);
     }
-    let prepared = become_process(process, a.preserve_fds, a.seccomp, &a.sync)?;
+    let prepared = become_process(process, a.preserve_fds, a.seccomp, apparmor, &a.sync)?;
 
     // The create/start barrier: tell `hako create` we are ready, then wait for `hako start`.
     sys::prctl(libc::PR_SET_PDEATHSIG, 0).map_err(step("clear pdeathsig"))?;
@@ -261,8 +266,13 @@ pub(super) fn become_process(
     process: &oci_spec::runtime::Process,
     preserve_fds: u32,
     seccomp: Option<&crate::seccomp::Program>,
+    apparmor: Option<OnExec>,
     sync: &Channel,
 ) -> Result<Prepared, InitError> {
+    // First, like runc: nothing later (seccomp, dropped capabilities) may stand in its way.
+    if let Some(a) = apparmor {
+        a.apply()?;
+    }
     super::identity::apply_rlimits(process)?;
     // Scheduling needs privileges (SCHED_FIFO: CAP_SYS_NICE): before they are dropped.
     if let Some(s) = process.scheduler() {
@@ -316,6 +326,16 @@ pub(super) fn become_process(
             .as_ref()
             .and_then(|a| a.cpu_affinity_final().clone()),
     })
+}
+
+/// The AppArmor profile `process` asks for, ready to apply (see [`OnExec::prepare`]).
+pub(super) fn onexec(
+    process: Option<&oci_spec::runtime::Process>,
+) -> Result<Option<OnExec>, InitError> {
+    match process.and_then(|p| p.apparmor_profile().as_deref()) {
+        Some(p) if !p.is_empty() => Ok(Some(OnExec::prepare(p)?)),
+        _ => Ok(None),
+    }
 }
 
 /// The last steps: dumpable again, the seccomp filter (with no_new_privs), execve.
