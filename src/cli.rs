@@ -234,6 +234,12 @@ pub struct SpecArgs {
     /// generate a configuration for a rootless container
     #[arg(long)]
     pub rootless: bool,
+    /// confine the container with hako's default seccomp profile (seccomp-profiles/default.json)
+    #[arg(long)]
+    pub seccomp: bool,
+    /// confine the container with hako's default AppArmor profile (hako-default)
+    #[arg(long)]
+    pub apparmor: bool,
 }
 
 /// Subcommands that belong to later milestones: they take any arguments and fail clearly.

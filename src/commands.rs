@@ -96,7 +96,14 @@ pub fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
         Command::Delete(a) => delete(&root, a),
         Command::List(a) => list(&root, a),
         Command::Spec(a) => {
-            spec::write(&a.bundle, a.rootless)?;
+            spec::write(
+                &a.bundle,
+                spec::Options {
+                    rootless: a.rootless,
+                    seccomp: a.seccomp,
+                    apparmor: a.apparmor,
+                },
+            )?;
             Ok(0)
         }
         Command::Pause(a) => pause(&root, &a.id, true),
@@ -435,7 +442,7 @@ fn exec(root: &std::path::Path, a: &ExecArgs) -> Result<i32, CommandError> {
         .and_then(|s| s.linux().as_ref())
         .and_then(|l| l.seccomp().as_ref())
     {
-        Some(sc) => Some(crate::seccomp::compile(sc).map_err(ProcessError::from)?),
+        Some(sc) => Some(crate::seccomp_cache::compile(sc, root).map_err(ProcessError::from)?),
         None => None,
     };
     let pid = process::exec::exec(&process::exec::ExecOpts {

@@ -107,6 +107,32 @@ pub fn debug(msg: impl FnOnce() -> String) {
     }
 }
 
+/// Per-phase timings for `--debug`: where a command's milliseconds go. Without `--debug`
+/// it holds nothing and `mark` is a branch.
+pub struct Phases {
+    last: Option<std::time::Instant>,
+}
+
+impl Phases {
+    pub fn start() -> Phases {
+        Phases {
+            last: debug_enabled().then(std::time::Instant::now),
+        }
+    }
+
+    /// Logs the time since the previous mark (or the start) under `phase`.
+    pub fn mark(&mut self, phase: &str) {
+        if let Some(last) = self.last {
+            let now = std::time::Instant::now();
+            log(
+                Level::Debug,
+                &format!("phase {phase}: {:.3} ms", (now - last).as_secs_f64() * 1e3),
+            );
+            self.last = Some(now);
+        }
+    }
+}
+
 pub fn warn(msg: &str) {
     log(Level::Warn, msg);
 }

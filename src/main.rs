@@ -14,6 +14,7 @@ mod logging;
 mod process;
 mod rootfs;
 mod seccomp;
+mod seccomp_cache;
 mod signals;
 mod spec;
 mod state;

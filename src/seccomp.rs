@@ -362,6 +362,66 @@ impl Program {
     pub fn skipped(&self) -> &[String] {
         &self.skipped
     }
+
+    /// A flat byte form for the compiled-program cache (seccomp_cache.rs): flags, notify,
+    /// skipped names, then the instructions in native layout.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32 + self.instructions.len() * 8);
+        out.extend_from_slice(&self.flags.to_le_bytes());
+        out.push(u8::from(self.notify));
+        out.extend_from_slice(&(self.skipped.len() as u32).to_le_bytes());
+        for s in &self.skipped {
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+        out.extend_from_slice(&(self.instructions.len() as u32).to_le_bytes());
+        for i in &self.instructions {
+            out.extend_from_slice(&i.code.to_le_bytes());
+            out.push(i.jt);
+            out.push(i.jf);
+            out.extend_from_slice(&i.k.to_le_bytes());
+        }
+        out
+    }
+
+    /// The inverse of [`Program::encode`]; `None` for anything malformed or truncated.
+    pub fn decode(mut b: &[u8]) -> Option<Program> {
+        fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+            let (head, tail) = b.split_at_checked(n)?;
+            *b = tail;
+            Some(head)
+        }
+        fn u32_of(b: &mut &[u8]) -> Option<u32> {
+            Some(u32::from_le_bytes(take(b, 4)?.try_into().ok()?))
+        }
+        let flags: libc::c_ulong = u64::from_le_bytes(take(&mut b, 8)?.try_into().ok()?);
+        let notify = take(&mut b, 1)?[0] != 0;
+        let n = u32_of(&mut b)? as usize;
+        let mut skipped = Vec::new();
+        for _ in 0..n {
+            let len = u32_of(&mut b)? as usize;
+            skipped.push(String::from_utf8(take(&mut b, len)?.to_vec()).ok()?);
+        }
+        let n = u32_of(&mut b)? as usize;
+        if n == 0 || n > BPF_MAXINSNS || b.len() != n * 8 {
+            return None;
+        }
+        let instructions = b
+            .chunks_exact(8)
+            .map(|c| libc::sock_filter {
+                code: u16::from_le_bytes([c[0], c[1]]),
+                jt: c[2],
+                jf: c[3],
+                k: u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+            })
+            .collect();
+        Some(Program {
+            instructions,
+            flags,
+            notify,
+            skipped,
+        })
+    }
 }
 
 /// Sends the notify fd to spec.listenerPath per the runtime-spec: connect a SOCK_STREAM unix

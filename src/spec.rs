@@ -1,4 +1,5 @@
-//! `hako spec`: writes runc's default config.json (optionally the rootless variant).
+//! `hako spec`: writes runc's default config.json (optionally the rootless variant, and
+//! optionally confined by hako's default seccomp and AppArmor profiles).
 
 use serde_json::{Value, json};
 use std::path::Path;
@@ -17,11 +18,30 @@ pub enum SpecError {
 }
 
 const DEFAULT: &str = include_str!("default-config.json");
+/// seccomp-profiles/default.json: the `linux.seccomp` object `--seccomp` adds.
+const SECCOMP_DEFAULT: &str = include_str!("../seccomp-profiles/default.json");
 
-pub fn default_config(rootless: bool) -> Result<Value, SpecError> {
+/// What to put in the generated config besides runc's defaults.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Options {
+    pub rootless: bool,
+    /// linux.seccomp = hako's default profile.
+    pub seccomp: bool,
+    /// process.apparmorProfile = hako-default.
+    pub apparmor: bool,
+}
+
+pub fn default_config(o: Options) -> Result<Value, SpecError> {
     let mut v: Value = serde_json::from_str(DEFAULT).map_err(SpecError::Internal)?;
-    if rootless {
+    if o.rootless {
         make_rootless(&mut v);
+    }
+    if o.seccomp {
+        v["linux"]["seccomp"] =
+            serde_json::from_str(SECCOMP_DEFAULT).map_err(SpecError::Internal)?;
+    }
+    if o.apparmor {
+        v["process"]["apparmorProfile"] = json!(crate::apparmor::DEFAULT_PROFILE);
     }
     Ok(v)
 }
@@ -56,7 +76,7 @@ fn make_rootless(v: &mut Value) {
     }
 }
 
-pub fn write(bundle: &Path, rootless: bool) -> Result<(), SpecError> {
+pub fn write(bundle: &Path, o: Options) -> Result<(), SpecError> {
     let dir = if bundle.as_os_str().is_empty() {
         Path::new(".")
     } else {
@@ -66,7 +86,7 @@ pub fn write(bundle: &Path, rootless: bool) -> Result<(), SpecError> {
     if path.exists() {
         return Err(SpecError::Exists("config.json".into()));
     }
-    let v = default_config(rootless)?;
+    let v = default_config(o)?;
     let mut text = serde_json::to_string_pretty(&v).map_err(SpecError::Internal)?;
     text.push('\n');
     std::fs::write(&path, text).map_err(|source| SpecError::Write {
@@ -81,18 +101,35 @@ mod tests {
 
     #[test]
     fn default_parses_and_validates() {
-        let v = default_config(false).expect("default");
+        let v = default_config(Options::default()).expect("default");
         let spec: oci_spec::runtime::Spec = serde_json::from_value(v).expect("oci-spec parses");
         crate::config::validate(&spec).expect("valid");
     }
 
     #[test]
     fn rootless_has_user_namespace_and_no_network() {
-        let v = default_config(true).expect("rootless");
+        let v = default_config(Options {
+            rootless: true,
+            ..Options::default()
+        })
+        .expect("rootless");
         let ns = v["linux"]["namespaces"].as_array().expect("namespaces");
         assert!(ns.iter().any(|n| n["type"] == "user"));
         assert!(!ns.iter().any(|n| n["type"] == "network"));
         let spec: oci_spec::runtime::Spec = serde_json::from_value(v).expect("oci-spec parses");
         crate::config::validate(&spec).expect("valid");
+    }
+
+    #[test]
+    fn seccomp_option_embeds_the_default_profile_which_compiles() {
+        let v = default_config(Options {
+            seccomp: true,
+            ..Options::default()
+        })
+        .expect("seccomp");
+        assert_eq!(v["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(v).expect("oci-spec parses");
+        let sc = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+        crate::seccomp::compile(sc.expect("seccomp")).expect("compiles");
     }
 }

@@ -882,13 +882,31 @@ fn seccomp_rules_return_the_configured_errno() {
 #[test]
 fn default_seccomp_profile_blocks_new_namespaces() {
     let rt = Runtime::new("proc-seccomp-default");
-    let profile: Value = serde_json::from_str(
+    // The profile as `hako spec --seccomp` writes it: seccomp-profiles/default.json verbatim.
+    let dir = std::env::temp_dir().join(unique_id("spec-seccomp"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let out = rt.hako(&[
+        "spec",
+        "--seccomp",
+        "--apparmor",
+        "-b",
+        dir.to_str().expect("utf8"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).expect("config"))
+            .expect("json");
+    let _ = std::fs::remove_dir_all(&dir);
+    let file: Value = serde_json::from_str(
         &std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("seccomp-profiles/default.json"),
         )
         .expect("default profile"),
     )
     .expect("json");
+    assert_eq!(config["linux"]["seccomp"], file);
+    assert_eq!(config["process"]["apparmorProfile"], "hako-default");
+    let profile = config["linux"]["seccomp"].clone();
     let script = "echo ok; unshare -n true 2>&1; echo unshare=$?";
     // CAP_SYS_ADMIN, so that only seccomp stands in the way of unshare.
     let with_admin = |c: &mut Value| {
@@ -917,4 +935,49 @@ fn default_seccomp_profile_blocks_new_namespaces() {
     assert!(out.contains("Operation not permitted"), "{out}");
     assert!(!out.contains("unshare=0"), "{out}");
     assert_clean(&rt, &id);
+}
+
+/// The compiled program is cached under --root (compiling a large profile costs more than
+/// the rest of create); a cached or a corrupted entry still gives the same enforcement.
+#[test]
+fn compiled_seccomp_program_is_cached_and_still_enforced() {
+    let rt = Runtime::new("proc-seccomp-cache");
+    let profile = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 95}]});
+    for round in ["cache miss", "program from cache", "corrupted"] {
+        if round == "corrupted" {
+            for e in std::fs::read_dir(rt.root.join("@cache/seccomp")).expect("cache dir") {
+                std::fs::write(e.expect("entry").path(), b"HAKOSCMP1\ngarbage").expect("write");
+            }
+        }
+        let id = unique_id("seccomp-cache");
+        let mut b = sh_bundle(&id, "mkdir /tmp/x 2>&1; echo rc=$?");
+        b.edit(|c| c["linux"]["seccomp"] = profile.clone());
+        let log = std::env::temp_dir().join(format!("{id}.log"));
+        let out = rt
+            .cmd()
+            .arg("--debug")
+            .arg("--log")
+            .arg(&log)
+            .args(["run", "-b"])
+            .arg(&b.dir)
+            .arg(&id)
+            .output()
+            .expect("run");
+        let text = stdout(&out);
+        assert!(out.status.success(), "{round}: {}", stderr(&out));
+        assert!(
+            text.contains("upported") && text.contains("rc=1"),
+            "{round}: {text}"
+        );
+        let log_text = std::fs::read_to_string(&log).expect("log");
+        let _ = std::fs::remove_file(&log);
+        let expect = if round == "corrupted" {
+            "cache miss"
+        } else {
+            round
+        };
+        assert!(log_text.contains(expect), "{round}: {log_text}");
+        assert_clean(&rt, &id);
+    }
 }

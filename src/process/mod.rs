@@ -103,8 +103,10 @@ impl Drop for Cleanup<'_> {
 }
 
 pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
+    let mut phases = logging::Phases::start();
     state::validate_id(o.id)?;
     let bundle = config::load(o.bundle)?;
+    phases.mark("load and validate config.json");
     let spec = &bundle.spec;
     let process = spec
         .process()
@@ -171,7 +173,7 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
     // Compiled here, before clone: the container's memory limit never pays for libseccomp.
     let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
         Some(sc) => {
-            let prog = crate::seccomp::compile(sc)?;
+            let prog = crate::seccomp_cache::compile(sc, o.root)?;
             if !prog.skipped().is_empty() {
                 logging::debug(|| {
                     format!("seccomp: unknown syscalls skipped: {:?}", prog.skipped())
@@ -181,6 +183,7 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
         }
         None => None,
     };
+    phases.mark("compile seccomp");
 
     let dir = ContainerDir::create(o.root, o.id)?;
     let mut cleanup = Cleanup {
@@ -221,6 +224,7 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
         cleanup.cgroup_dirs.clear();
         manager.dirs.clear();
     }
+    phases.mark("state dir and cgroups");
 
     let listener = UnixListener::bind(sys::unix_addr_in(dir.borrow_fd(), state::EXEC_SOCKET))
         .map_err(sys_err("create exec socket"))?;
@@ -316,6 +320,7 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
     drop(joins);
     let pidfd_dup = pidfd.try_clone().map_err(sys_err("dup pidfd"))?;
     cleanup.child = Some((pidfd_dup, pid));
+    phases.mark("clone the init");
 
     if new_userns {
         write_id_maps(pid, &bundle)?;
@@ -344,6 +349,7 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
             .unwrap_or_default(),
     };
     dir.save(&st)?;
+    phases.mark("id maps, cgroup attach, state.json");
     let state_json = st.to_spec_json(Status::Creating).to_string();
     parent_ch.send(&Msg::Go(state_json.clone()))?;
     loop {
@@ -363,7 +369,10 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
                 }
                 parent_ch.send(&Msg::HooksDone)?;
             }
-            (Msg::Ready, _) => break,
+            (Msg::Ready, _) => {
+                phases.mark("init: mounts, pivot_root, identity, seccomp (until ready)");
+                break;
+            }
             (Msg::Error(e), _) => return Err(ProcessError::Init(e)),
             (other, _) => return Err(ProcessError::Init(format!("unexpected message {other:?}"))),
         }
