@@ -981,3 +981,37 @@ fn compiled_seccomp_program_is_cached_and_still_enforced() {
         assert_clean(&rt, &id);
     }
 }
+
+/// Between clone and execve the init is non-dumpable, so that the container's processes
+/// cannot ptrace it or read its memory (root in the container lacks CAP_SYS_PTRACE, and
+/// without it a non-dumpable process's /proc files are closed even to the same uid). The
+/// attack runs from inside: `exec` into the created container reads pid 1's environ.
+/// Once the init has exec'd the user's program it is an ordinary, readable process.
+#[test]
+fn init_is_non_dumpable_until_exec() {
+    let rt = Runtime::new("proc-nondumpable");
+    let id = unique_id("nondumpable");
+    let b = Bundle::new(&id, &["sleep", "100"]);
+    assert!(rt.create(&b, &id).status.success());
+    let read_init = || {
+        let out = rt.hako(&[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "cat /proc/1/environ >/dev/null && echo read",
+        ]);
+        (stdout(&out), stderr(&out))
+    };
+    let (out, err) = read_init();
+    assert!(
+        out.is_empty(),
+        "the created init's environ was readable: {out}"
+    );
+    assert!(err.contains("Permission denied"), "{err}");
+    rt.ok(&["start", &id]);
+    let (out, err) = read_init();
+    assert_eq!(out, "read\n", "{err}");
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}

@@ -796,6 +796,118 @@ fn symlinked_mount_destination_stays_in_rootfs() {
     assert_clean(&rt, &id);
 }
 
+/// An image whose /proc, /sys or /dev is a symlink (or not a directory) would get proc,
+/// sysfs or the /dev tmpfs mounted over whatever the link points at (e.g. proc over /etc):
+/// refused with a message naming the destination, nothing left behind, host untouched.
+#[test]
+fn rootfs_with_symlinked_proc_sys_or_dev_is_refused() {
+    let rt = Runtime::new("rootfs-symlinked-kernelfs");
+    let host = HostDir::new("kfs-target");
+    let cases: [(&str, &str, Option<PathBuf>); 4] = [
+        ("proc", "proc", Some(PathBuf::from("/etc"))),
+        (
+            "sys",
+            "sysfs",
+            Some(
+                PathBuf::from("../../../../..")
+                    .join(host.path.strip_prefix("/").expect("absolute")),
+            ),
+        ),
+        ("dev", "tmpfs", Some(host.path.clone())),
+        ("dev", "is not a directory", None),
+    ];
+    for (dir, what, link) in cases {
+        let id = unique_id(&format!("kfs-{dir}"));
+        let b = sh_bundle(&id, "echo ran");
+        let p = b.rootfs().join(dir);
+        std::fs::remove_dir_all(&p).expect("rm");
+        match &link {
+            Some(l) => std::os::unix::fs::symlink(l, &p).expect("symlink"),
+            None => std::fs::write(&p, b"").expect("file"),
+        }
+        let (code, out, err) = rt.run(&b, &id);
+        assert_ne!(code, 0, "{dir}: ran: {out}");
+        assert!(
+            err.contains(&format!("mount destination /{dir}")) && err.contains(what),
+            "{dir}: {err}"
+        );
+        assert!(dir_entries(&host.path).is_empty(), "host dir changed");
+        assert_clean(&rt, &id);
+    }
+}
+
+/// A mount destination swapped between a directory and a symlink to a host directory
+/// while containers start (CVE-2021-30465's race): every mount lands inside the rootfs.
+#[test]
+fn mount_destination_swapped_during_setup_stays_in_rootfs() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let rt = Runtime::new("rootfs-swap-race");
+    let host = HostDir::new("swap-target");
+    let id0 = unique_id("swap");
+    let mut b = sh_bundle(&id0, "stat -f -c %T /race/sub");
+    add_mount(
+        &mut b,
+        json!({"destination": "/race/sub", "type": "tmpfs", "source": "race"}),
+    );
+    let r = b.rootfs();
+    std::fs::create_dir_all(r.join("race/sub")).expect("dir");
+    std::fs::create_dir_all(
+        r.join(host.path.strip_prefix("/").expect("abs"))
+            .join("sub"),
+    )
+    .expect("in-rootfs twin of the host path");
+    std::os::unix::fs::symlink(&host.path, r.join("race-link")).expect("symlink");
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let stop = stop.clone();
+        let (a, z) = (
+            std::ffi::CString::new(r.join("race").into_os_string().into_encoded_bytes())
+                .expect("c"),
+            std::ffi::CString::new(r.join("race-link").into_os_string().into_encoded_bytes())
+                .expect("c"),
+        );
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: two valid C strings; renameat2 only reads them.
+                unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        z.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let mut ran = 0;
+    for i in 0..40 {
+        let id = format!("{id0}-{i}");
+        // The swap goes on while the container runs, so what `stat` sees inside varies;
+        // what matters is where the mount landed, checked from the host.
+        let (code, _out, _err) = rt.run(&b, &id);
+        if code == 0 {
+            ran += 1;
+        }
+        assert!(
+            !host_mounts()
+                .iter()
+                .any(|m| Path::new(&m.mount_point).starts_with(&host.path)),
+            "a mount landed on the host path"
+        );
+        assert!(dir_entries(&host.path).is_empty(), "host dir changed");
+        assert_clean(&rt, &id);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().expect("swapper");
+    assert!(swaps > 40, "the race was not exercised ({swaps} swaps)");
+    assert!(ran > 0, "no container ran at all");
+}
+
 /// CVE-2025-31133: a /dev/null in the image that is a regular file or a symlink to a host
 /// file must never be used to mask paths.
 #[test]

@@ -244,6 +244,10 @@ fn mount_one(ctx: &Context<'_>, root: BorrowedFd<'_>, m: &Mount) -> Result<(), R
         opts.recursive_bind = true;
         src = Some(PathBuf::from("/sys"));
     }
+    let kernel_fs = KERNEL_FS.contains(&typ.as_str()) || dest == Path::new("dev");
+    if kernel_fs {
+        refuse_symlinks(root, &dest, &typ)?;
+    }
     if typ == "cgroup" {
         return mount_cgroup(ctx, root, &dest, &opts);
     }
@@ -252,7 +256,12 @@ fn mount_one(ctx: &Context<'_>, root: BorrowedFd<'_>, m: &Mount) -> Result<(), R
         let src = src.unwrap_or_default();
         return bind_mount(root, &src, &dest, &opts, &typ);
     }
-    let target = mkdir_all_in_root(root, &dest, false)?;
+    let mut target = mkdir_all_in_root(root, &dest, false)?;
+    if kernel_fs {
+        // Mount onto a directory reached without any symlink, even one planted meanwhile.
+        target = refuse_symlinks(root, &dest, &typ)?
+            .ok_or_else(|| RootfsError::Invalid(format!("{} vanished", dest.display())))?;
+    }
     let source = m
         .source()
         .as_ref()
@@ -276,6 +285,43 @@ fn mount_one(ctx: &Context<'_>, root: BorrowedFd<'_>, m: &Mount) -> Result<(), R
         err,
     })?;
     after_mount(root, &dest, &opts)
+}
+
+/// Filesystems whose mount point must be an ordinary directory: mounted through a symlink,
+/// they would land (and hide) somewhere else in the rootfs, e.g. proc over /etc.
+const KERNEL_FS: &[&str] = &["proc", "sysfs", "cgroup", "cgroup2", "mqueue", "devpts"];
+
+/// Refuses a destination that is, or runs through, a symlink in the rootfs (runc: "must be
+/// mounted on ordinary directory"); returns it opened when it exists.
+fn refuse_symlinks(
+    root: BorrowedFd<'_>,
+    dest: &Path,
+    typ: &str,
+) -> Result<Option<OwnedFd>, RootfsError> {
+    match sys::openat2(
+        root,
+        dest,
+        libc::O_PATH,
+        0,
+        RESOLVE | sys::RESOLVE_NO_SYMLINKS,
+    ) {
+        Ok(fd) => {
+            if !sys::fstat(fd.as_fd()).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR) {
+                return Err(RootfsError::Invalid(format!(
+                    "mount destination /{} for {typ} is not a directory in the rootfs",
+                    dest.display()
+                )));
+            }
+            Ok(Some(fd))
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(RootfsError::Invalid(format!(
+            "mount destination /{} for {typ} is a symlink (or goes through one) in the rootfs: \
+             kernel filesystems must be mounted on ordinary directories",
+            dest.display()
+        ))),
+        Err(source) => Err(io_err("unable to resolve", dest)(source)),
+    }
 }
 
 /// Propagation and recursive attributes, applied to the mount now on top of `dest`.
