@@ -2,24 +2,18 @@
 //! switching the container process to its profile at execve.
 //!
 //! The switch is a write of `exec PROFILE` to the process's `attr/apparmor/exec` (or
-//! `attr/exec` on kernels before 5.8), which takes effect at the next execve. The file is
-//! opened through a handle on the host's procfs taken before the container's rootfs is
-//! mounted, checked to really be procfs, and walked without magic links: the container
-//! cannot redirect the write by mounting over its own /proc (CVE-2025-52881).
+//! `attr/exec` on kernels before 5.8), which takes effect at the next execve, through the
+//! verified host procfs handle (procfs.rs): the container cannot redirect it by mounting
+//! over its own /proc (CVE-2025-52881).
 
-use crate::sys;
+use crate::procfs::{ProcRoot, ProcfsError};
 use std::io::Write;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::Path;
 
 /// The name of hako's default profile (apparmor/hako-default).
 pub const DEFAULT_PROFILE: &str = "hako-default";
 /// The profile's source, compiled in so that hako can load it on any host.
 const DEFAULT_PROFILE_SOURCE: &str = include_str!("../apparmor/hako-default");
 
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
-/// The inode number of every procfs root directory.
-const PROC_ROOT_INO: u64 = 1;
 const PROFILES: &str = "/sys/kernel/security/apparmor/profiles";
 
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +29,8 @@ pub enum AppArmorError {
         what: &'static str,
         source: std::io::Error,
     },
-    #[error("AppArmor: {0} is not a procfs handle; refusing to write the profile through it")]
-    NotProc(&'static str),
+    #[error("unable to apply AppArmor profile {profile:?}: {why}")]
+    Apply { profile: String, why: String },
 }
 
 fn sys_err(what: &'static str) -> impl FnOnce(std::io::Error) -> AppArmorError {
@@ -105,72 +99,25 @@ fn load_default() -> Result<(), AppArmorError> {
     Ok(())
 }
 
-/// A profile to switch to at the next execve, with the procfs handle to do it through.
-pub struct OnExec {
-    proc_root: OwnedFd,
-    profile: String,
-}
-
-impl OnExec {
-    /// Takes the procfs handle. Call it while the mount namespace still shows the host's
-    /// /proc (before the container's rootfs, or before joining its mount namespace).
-    pub fn prepare(profile: &str) -> Result<Self, AppArmorError> {
-        let fd = sys::open(
-            Path::new("/proc"),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
-            0,
-        )
-        .map_err(sys_err("opening /proc"))?;
-        verify_proc(fd.as_fd(), "/proc")?;
-        let st = sys::fstat(fd.as_fd()).map_err(sys_err("stat /proc"))?;
-        if st.st_ino != PROC_ROOT_INO {
-            return Err(AppArmorError::NotProc("/proc (not the root of a procfs)"));
+/// Switches the calling thread to `profile` at its next execve: writes `exec PROFILE` to
+/// its exec attribute through the verified procfs handle.
+pub fn apply_on_exec(proc_root: &ProcRoot, profile: &str) -> Result<(), AppArmorError> {
+    let attr = match proc_root.open_file("thread-self/attr/apparmor/exec", libc::O_WRONLY) {
+        // Kernels before 5.8 have only the LSM-shared attr/exec.
+        Err(ProcfsError::Io { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => {
+            proc_root.open_file("thread-self/attr/exec", libc::O_WRONLY)
         }
-        Ok(OnExec {
-            proc_root: fd,
+        r => r,
+    };
+    let mut f = attr.map_err(|e| AppArmorError::Apply {
+        profile: profile.to_string(),
+        why: e.to_string(),
+    })?;
+    f.write_all(format!("exec {profile}").as_bytes())
+        .map_err(|e| AppArmorError::Apply {
             profile: profile.to_string(),
+            why: e.to_string(),
         })
-    }
-
-    /// Writes `exec PROFILE` for the calling thread. `thread-self` resolves in the
-    /// handle's procfs (the host's pid namespace, where every container task is visible).
-    pub fn apply(&self) -> Result<(), AppArmorError> {
-        const RESOLVE_BENEATH: u64 = 0x08;
-        const RESOLVE_NO_XDEV: u64 = 0x01;
-        let open = |p: &str| {
-            sys::openat2(
-                self.proc_root.as_fd(),
-                Path::new(p),
-                libc::O_WRONLY | libc::O_NOFOLLOW,
-                0,
-                RESOLVE_BENEATH | RESOLVE_NO_XDEV | sys::RESOLVE_NO_MAGICLINKS,
-            )
-        };
-        let fd = match open("thread-self/attr/apparmor/exec") {
-            // Kernels before 5.8 have only the LSM-shared attr/exec.
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => open("thread-self/attr/exec"),
-            r => r,
-        }
-        .map_err(sys_err("opening the exec attribute"))?;
-        verify_proc(fd.as_fd(), "the exec attribute")?;
-        let mut f = std::fs::File::from(fd);
-        f.write_all(format!("exec {}", self.profile).as_bytes())
-            .map_err(|e| AppArmorError::Sys {
-                what: "switching profile at exec",
-                source: std::io::Error::new(
-                    e.kind(),
-                    format!("{} (profile {:?})", e, self.profile),
-                ),
-            })
-    }
-}
-
-fn verify_proc(fd: BorrowedFd<'_>, what: &'static str) -> Result<(), AppArmorError> {
-    let st = sys::fstatfs(fd).map_err(sys_err("fstatfs"))?;
-    if st.f_type as i64 != PROC_SUPER_MAGIC {
-        return Err(AppArmorError::NotProc(what));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -180,11 +127,5 @@ mod tests {
     #[test]
     fn default_profile_is_named_as_the_constant() {
         assert!(DEFAULT_PROFILE_SOURCE.contains(&format!("profile {DEFAULT_PROFILE} ")));
-    }
-
-    #[test]
-    fn onexec_handle_is_the_proc_root() {
-        let h = OnExec::prepare("x").expect("procfs handle");
-        verify_proc(h.proc_root.as_fd(), "test").expect("procfs");
     }
 }

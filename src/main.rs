@@ -12,6 +12,7 @@ mod features;
 mod hooks;
 mod logging;
 mod process;
+mod procfs;
 mod rootfs;
 mod seccomp;
 mod seccomp_cache;

@@ -165,3 +165,64 @@ fn exec_errors_exit_255_with_runc_messages() {
     rt.ok(&["delete", &id]);
     assert_clean(&rt, &id);
 }
+
+/// CVE-2025-52881: a container that mounts its own tree over /proc must not redirect the
+/// procfs writes `exec` makes for the new process (here oom_score_adj; in the real attack a
+/// bind of /proc/sys/kernel/core_pattern in its place). hako writes through the host procfs
+/// handle it opened before joining the container: the trap stays untouched and the value
+/// reaches the exec'd process itself.
+#[test]
+fn exec_procfs_writes_ignore_a_fake_proc_in_the_container() {
+    let rt = Runtime::new("exec-fakeproc");
+    let id = unique_id("fakeproc");
+    let mut b = Bundle::new(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "mkdir /dev/shm/rp && mount --bind /proc /dev/shm/rp && \
+             mount -t tmpfs none /proc && mkdir /proc/self && echo 0 > /proc/self/oom_score_adj \
+             && touch /dev/shm/ready && sleep 100",
+        ],
+    );
+    b.edit(|c| {
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .expect("caps")
+                .push(serde_json::json!("CAP_SYS_ADMIN"));
+        }
+    });
+    assert!(rt.create(&b, &id).status.success());
+    rt.ok(&["start", &id]);
+    let ready = b.rootfs().join("dev/shm/ready");
+    let pid = rt.state(&id)["pid"].as_i64().expect("pid");
+    let ready_inside = format!("/proc/{pid}/root/dev/shm/ready");
+    for _ in 0..500 {
+        if std::path::Path::new(&ready_inside).exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        std::path::Path::new(&ready_inside).exists(),
+        "{}",
+        ready.display()
+    );
+    let pjson = b.dir.join("process.json");
+    std::fs::write(
+        &pjson,
+        r#"{"args":["sh","-c","cat /dev/shm/rp/self/oom_score_adj; cat /proc/self/oom_score_adj"],
+            "env":["PATH=/bin"],"cwd":"/","user":{"uid":0,"gid":0},"oomScoreAdj":123}"#,
+    )
+    .expect("write");
+    let out = rt.hako(&["exec", "-p", pjson.to_str().expect("utf8"), &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "123\n0\n",
+        "real value, then the untouched trap"
+    );
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}

@@ -160,7 +160,11 @@ fn child(
     }
     init::close_all_but(keep, o.preserve_fds)?;
     // Before joining the mount namespace: the handle must be on the host's /proc.
-    let apparmor = init::onexec(Some(o.process))?;
+    let proc_root = if init::needs_procfs(o.process, false) {
+        Some(crate::procfs::ProcRoot::open()?)
+    } else {
+        None
+    };
     if flags != 0 {
         sys::setns(pidfd, flags).map_err(init::step("join the container's namespaces"))?;
     }
@@ -191,11 +195,11 @@ fn child(
             .map(|b| (b.height() as u16, b.width() as u16));
         console::setup(sock.as_fd(), size, false)?;
     }
-    if let Some(adj) = o.process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(init::step("set oom_score_adj"))?;
+    if let (Some(adj), Some(p)) = (o.process.oom_score_adj(), &proc_root) {
+        p.write("thread-self/oom_score_adj", adj.to_string().as_bytes())?;
     }
-    let prepared = init::become_process(o.process, o.preserve_fds, o.seccomp, apparmor, ch)?;
+    let prepared =
+        init::become_process(o.process, o.preserve_fds, o.seccomp, proc_root.as_ref(), ch)?;
     init::exec_prepared(&prepared, o.seccomp, ch)
 }
 

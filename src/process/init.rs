@@ -3,8 +3,8 @@
 //! failed, over the sync socket.
 
 use super::sync::{Channel, Msg};
-use crate::apparmor::OnExec;
 use crate::config::Bundle;
+use crate::procfs::ProcRoot;
 use crate::{console, hooks, rootfs, sys};
 use oci_spec::runtime::LinuxNamespaceType;
 use std::ffi::CString;
@@ -38,6 +38,8 @@ pub enum InitError {
     #[error(transparent)]
     AppArmor(#[from] crate::apparmor::AppArmorError),
     #[error(transparent)]
+    Procfs(#[from] crate::procfs::ProcfsError),
+    #[error(transparent)]
     Tuning(#[from] super::tuning::TuningError),
     #[error("{0}")]
     Other(String),
@@ -66,6 +68,8 @@ pub struct InitArgs<'a> {
     pub new_userns: bool,
     pub new_timens: bool,
     pub seccomp: Option<&'a crate::seccomp::Program>,
+    /// The host's /proc, opened by the parent when the init writes to procfs (see procfs.rs).
+    pub proc_root: Option<ProcRoot>,
 }
 
 /// Entry point in the cloned child. Never returns: it execs or exits.
@@ -84,8 +88,6 @@ pub fn run(args: InitArgs<'_>) -> ! {
 fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitError> {
     let spec = &a.bundle.spec;
     close_inherited(a)?;
-    // The procfs handle for the AppArmor switch, taken while /proc is still the host's.
-    let apparmor = onexec(spec.process().as_ref())?;
     // The runtime process may have blocked signals; the container starts clean.
     // SAFETY: sigset manipulation on a local set.
     unsafe {
@@ -161,15 +163,16 @@ fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitErro
         _ => None,
     };
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(step("set oom_score_adj"))?;
+        proc_root(a.proc_root.as_ref())?
+            .write("thread-self/oom_score_adj", adj.to_string().as_bytes())?;
     }
     if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         // /proc/sys/{net,kernel ipc,uts} act on the writer's namespaces, which are now the
         // container's; config validation allowed only namespaced keys.
         for (k, v) in sysctl {
-            let path = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
-            std::fs::write(&path, v).map_err(step(format!("sysctl {k}={v}")))?;
+            proc_root(a.proc_root.as_ref())?
+                .write(&format!("sys/{}", k.replace('.', "/")), v.as_bytes())
+                .map_err(|e| InitError::Other(format!("sysctl {k}={v}: {e}")))?;
         }
     }
 
@@ -220,7 +223,13 @@ fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitErro
     if !a.no_new_keyring {
         join_session_keyring(a.id);
     }
-    let prepared = become_process(process, a.preserve_fds, a.seccomp, apparmor, &a.sync)?;
+    let prepared = become_process(
+        process,
+        a.preserve_fds,
+        a.seccomp,
+        a.proc_root.as_ref(),
+        &a.sync,
+    )?;
 
     // The create/start barrier: tell `hako create` we are ready, then wait for `hako start`.
     sys::prctl(libc::PR_SET_PDEATHSIG, 0).map_err(step("clear pdeathsig"))?;
@@ -266,12 +275,16 @@ pub(super) fn become_process(
     process: &oci_spec::runtime::Process,
     preserve_fds: u32,
     seccomp: Option<&crate::seccomp::Program>,
-    apparmor: Option<OnExec>,
+    proc_root: Option<&ProcRoot>,
     sync: &Channel,
 ) -> Result<Prepared, InitError> {
     // First, like runc: nothing later (seccomp, dropped capabilities) may stand in its way.
-    if let Some(a) = apparmor {
-        a.apply()?;
+    if let Some(profile) = process
+        .apparmor_profile()
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
+        crate::apparmor::apply_on_exec(self::proc_root(proc_root)?, profile)?;
     }
     super::identity::apply_rlimits(process)?;
     // Scheduling needs privileges (SCHED_FIFO: CAP_SYS_NICE): before they are dropped.
@@ -328,14 +341,19 @@ pub(super) fn become_process(
     })
 }
 
-/// The AppArmor profile `process` asks for, ready to apply (see [`OnExec::prepare`]).
-pub(super) fn onexec(
-    process: Option<&oci_spec::runtime::Process>,
-) -> Result<Option<OnExec>, InitError> {
-    match process.and_then(|p| p.apparmor_profile().as_deref()) {
-        Some(p) if !p.is_empty() => Ok(Some(OnExec::prepare(p)?)),
-        _ => Ok(None),
-    }
+/// Whether setting up `process` (and the container's `sysctl`) writes to procfs, i.e.
+/// needs the host procfs handle.
+pub fn needs_procfs(process: &oci_spec::runtime::Process, sysctl: bool) -> bool {
+    sysctl
+        || process.oom_score_adj().is_some()
+        || process
+            .apparmor_profile()
+            .as_ref()
+            .is_some_and(|p| !p.is_empty())
+}
+
+fn proc_root(p: Option<&ProcRoot>) -> Result<&ProcRoot, InitError> {
+    p.ok_or_else(|| InitError::Other("internal error: no procfs handle".into()))
 }
 
 /// The last steps: dumpable again, the seccomp filter (with no_new_privs), execve.
@@ -373,6 +391,7 @@ fn close_inherited(a: &InitArgs<'_>) -> Result<(), InitError> {
     let mut keep: Vec<RawFd> = vec![a.sync.raw(), a.exec_listener.as_raw_fd()];
     keep.extend(a.joins.iter().map(|(_, fd)| fd.as_raw_fd()));
     keep.extend(a.console_fd.as_ref().map(|fd| fd.as_raw_fd()));
+    keep.extend(a.proc_root.as_ref().map(ProcRoot::raw));
     close_all_but(keep, a.preserve_fds)
 }
 

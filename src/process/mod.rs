@@ -35,6 +35,8 @@ pub enum ProcessError {
     Hook(#[from] hooks::HookError),
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error(transparent)]
+    Procfs(#[from] crate::procfs::ProcfsError),
     #[error("{0}")]
     Usage(String),
     #[error("unable to {what}: {source}")]
@@ -257,6 +259,15 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
         None => None,
     };
 
+    // Opened here, in the host's mount namespace, before any container namespace is joined.
+    let proc_root = if init::needs_procfs(
+        process,
+        linux.is_some_and(|l| l.sysctl().as_ref().is_some_and(|s| !s.is_empty())),
+    ) {
+        Some(crate::procfs::ProcRoot::open()?)
+    } else {
+        None
+    };
     let forked = if two_stage {
         sys::clone_fork(0, None)
     } else {
@@ -288,6 +299,7 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
                 new_userns: new_userns || joined_userns,
                 new_timens,
                 seccomp: seccomp.as_ref(),
+                proc_root,
             })
         }
         sys::Forked::Parent { pid, pidfd } if !two_stage => (pid, pidfd),
