@@ -260,14 +260,11 @@ fn delete(root: &std::path::Path, a: &DeleteArgs) -> Result<i32, CommandError> {
     dir.lock()?;
     let st = match dir.load() {
         Ok(st) => st,
-        // A half-made container (create killed before it wrote its state): remove what is there.
-        Err(StateError::NotExist) => {
-            dir.remove()?;
-            return Ok(0);
-        }
         Err(e @ StateError::Corrupt { .. }) if !a.force => return Err(e.into()),
+        // A half-made container (create killed before it wrote its state) or a damaged
+        // state.json: clean up by the recorded cgroups, which hold every process it has.
         Err(_) => {
-            dir.remove()?;
+            destroy_by_record(&dir)?;
             return Ok(0);
         }
     };
@@ -586,6 +583,33 @@ fn destroy(dir: &ContainerDir, st: &State) -> Result<(), CommandError> {
             logging::warn(&e.to_string());
         }
     }
+    dir.remove()?;
+    Ok(())
+}
+
+/// Without a usable state.json: thaw and kill whatever is in the recorded cgroups, remove
+/// them and the state directory.
+fn destroy_by_record(dir: &ContainerDir) -> Result<(), CommandError> {
+    let dirs = dir.load_cgroups();
+    for d in &dirs {
+        for f in ["freezer.state", "cgroup.freeze"] {
+            if d.join(f).exists() {
+                thaw(&d.join(f));
+            }
+        }
+    }
+    for _ in 0..400 {
+        let pids = cgroups::pids(&dirs);
+        if pids.is_empty() {
+            break;
+        }
+        for p in pids {
+            // SAFETY: kill(2) with a pid read from the container's own cgroup.
+            unsafe { libc::kill(p, libc::SIGKILL) };
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    cgroups::destroy(&dirs)?;
     dir.remove()?;
     Ok(())
 }

@@ -109,19 +109,31 @@ pub fn debug(msg: impl FnOnce() -> String) {
 
 /// Per-phase timings for `--debug`: where a command's milliseconds go. Without `--debug`
 /// it holds nothing and `mark` is a branch.
+///
+/// `HAKO_TEST_CRASH_AFTER=PHASE` (a prefix of a phase name) makes hako SIGKILL itself right
+/// after that phase: the crash-injection tests use it to prove a create killed anywhere
+/// leaves nothing `delete` cannot remove.
 pub struct Phases {
     last: Option<std::time::Instant>,
+    crash_after: Option<String>,
 }
 
 impl Phases {
     pub fn start() -> Phases {
         Phases {
             last: debug_enabled().then(std::time::Instant::now),
+            crash_after: std::env::var("HAKO_TEST_CRASH_AFTER").ok(),
         }
     }
 
     /// Logs the time since the previous mark (or the start) under `phase`.
     pub fn mark(&mut self, phase: &str) {
+        if let Some(c) = &self.crash_after
+            && phase.starts_with(c.as_str())
+        {
+            // SAFETY: raise(2) on ourselves; SIGKILL cannot be caught, hako ends here.
+            unsafe { libc::raise(libc::SIGKILL) };
+        }
         if let Some(last) = self.last {
             let now = std::time::Instant::now();
             log(

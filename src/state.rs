@@ -10,6 +10,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
+/// The container's cgroup directories, one per line, written before they are created: what
+/// `delete` cleans up when create died before state.json or state.json is damaged.
+pub const CGROUPS_FILE: &str = "cgroups";
 /// The unix socket the waiting init listens on; `start` connects to it. Its existence is
 /// what marks a live container as "created" rather than "running".
 pub const EXEC_SOCKET: &str = "exec.sock";
@@ -279,6 +282,40 @@ impl ContainerDir {
             path: self.path.join(STATE_FILE),
             source,
         })
+    }
+
+    /// Records the cgroup directories (see [`CGROUPS_FILE`]).
+    pub fn save_cgroups(&self, dirs: &[PathBuf]) -> Result<(), StateError> {
+        let mut data = Vec::new();
+        for d in dirs {
+            data.extend_from_slice(d.as_os_str().as_encoded_bytes());
+            data.push(b'\n');
+        }
+        write_atomic(
+            &self.path.join(".cgroups.tmp"),
+            &self.path.join(CGROUPS_FILE),
+            &data,
+        )
+        .map_err(|source| StateError::Io {
+            what: "unable to write",
+            path: self.path.join(CGROUPS_FILE),
+            source,
+        })
+    }
+
+    /// The recorded cgroup directories; only absolute paths under /sys/fs/cgroup are
+    /// believed (the file decides where `delete` kills processes).
+    pub fn load_cgroups(&self) -> Vec<PathBuf> {
+        std::fs::read_to_string(self.path.join(CGROUPS_FILE))
+            .unwrap_or_default()
+            .lines()
+            .map(PathBuf::from)
+            .filter(|p| {
+                p.starts_with("/sys/fs/cgroup/")
+                    && p.components()
+                        .all(|c| !matches!(c, std::path::Component::ParentDir))
+            })
+            .collect()
     }
 
     pub fn remove(&self) -> Result<(), StateError> {

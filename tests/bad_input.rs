@@ -1371,11 +1371,62 @@ fn corrupted_state_json_state_list_delete() {
 }
 
 #[test]
-#[ignore = "hako bug: delete --force of a container with a corrupted state.json removes only the state dir: the waiting init and all 10 cgroup dirs /hako-test/<id> stay"]
 fn corrupted_state_json_delete_force_removes_everything() {
     let c = corrupted("state-corrupt-force");
     c.ok(&["delete", "--force", &c.id]);
     c.assert_clean();
+}
+
+/// `hako create` SIGKILLed right after each phase (HAKO_TEST_CRASH_AFTER): `list` and
+/// `state` cope with the remains, and `delete` (of a container that never got a state.json)
+/// or `delete --force` removes everything: state dir, cgroups, the init.
+#[test]
+fn create_killed_after_each_phase_leaves_nothing_delete_cannot_remove() {
+    let phases = [
+        "load and validate",
+        "compile seccomp",
+        "state dir and cgroups",
+        "clone the init",
+        "id maps",
+        "init:",
+    ];
+    for phase in phases {
+        let mut c = Case::new("crash-phase");
+        c.edit(|v, _| {
+            v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"});
+        });
+        let mut cmd = c.rt.cmd();
+        cmd.env("HAKO_TEST_CRASH_AFTER", phase)
+            .args(["create", "-b"])
+            .arg(&c.b.dir)
+            .arg(&c.id);
+        let out = output_with_timeout(cmd, c.name);
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&out.status),
+            Some(libc::SIGKILL),
+            "[{phase}] create was not killed: {}",
+            stderr(&out)
+        );
+        let list = c.ok(&["list"]);
+        let state = c.hako(&["state", &c.id]);
+        let listed = stdout(&list).contains(&c.id);
+        assert_eq!(
+            listed,
+            state.status.success(),
+            "[{phase}] list and state disagree: {} / {}",
+            stdout(&list),
+            stderr(&state)
+        );
+        if c.rt.root.join(&c.id).exists() {
+            c.ok(&["delete", "--force", &c.id]);
+        } else {
+            let del = c.hako(&["delete", "--force", &c.id]);
+            c.expect_error(&del, &["container does not exist"]);
+        }
+        // The seccomp cache is not part of the container.
+        let _ = std::fs::remove_dir_all(c.rt.root.join("@cache"));
+        c.assert_clean();
+    }
 }
 
 #[test]

@@ -217,6 +217,8 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
         r
     });
     cleanup.cgroup_dirs = manager.dir_paths();
+    // Before they exist: a create killed from here on leaves delete a way to find them.
+    dir.save_cgroups(&cleanup.cgroup_dirs)?;
     if let Err(e) = manager.create(resources.as_ref()) {
         if !o.ignore_cgroup_errors {
             return Err(e.into());
