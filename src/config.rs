@@ -6,7 +6,7 @@
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::collections::HashSet;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +141,18 @@ fn ns_name(t: LinuxNamespaceType) -> &'static str {
     }
 }
 
+/// Opens a namespace file named by the config. It is first opened O_PATH and checked to be
+/// on nsfs, so that a path naming a FIFO, a device (a watchdog!) or a regular file is
+/// refused without being opened for real; then reopened through that fd.
+pub fn open_namespace(p: &Path) -> std::io::Result<OwnedFd> {
+    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    let path_fd = crate::sys::open(p, libc::O_PATH, 0)?;
+    if crate::sys::fstatfs(path_fd.as_fd())?.f_type as i64 != NSFS_MAGIC {
+        return Err(std::io::Error::other("not a namespace file"));
+    }
+    crate::sys::open(&crate::sys::fd_path(path_fd.as_fd()), libc::O_RDONLY, 0)
+}
+
 pub fn validate(spec: &Spec) -> Result<(), ConfigError> {
     let v = spec.version();
     if !(v.starts_with("1.") || v == "1") {
@@ -167,26 +179,17 @@ pub fn validate(spec: &Spec) -> Result<(), ConfigError> {
             ));
         }
         if let Some(p) = path {
-            let f = std::fs::File::open(&p).map_err(|e| {
+            let f = open_namespace(&p).map_err(|e| {
                 invalid(
                     "linux.namespaces",
                     format!("{} namespace path {}: {e}", ns_name(t), p.display()),
                 )
             })?;
-            match crate::sys::ns_type(f.as_fd()) {
-                Ok(kind) if kind == clone_flag(t) => {}
-                Ok(_) => {
-                    return Err(invalid(
-                        "linux.namespaces",
-                        format!("{} is not a {} namespace", p.display(), ns_name(t)),
-                    ));
-                }
-                Err(_) => {
-                    return Err(invalid(
-                        "linux.namespaces",
-                        format!("{} is not a namespace file", p.display()),
-                    ));
-                }
+            if crate::sys::ns_type(f.as_fd()).ok() != Some(clone_flag(t)) {
+                return Err(invalid(
+                    "linux.namespaces",
+                    format!("{} is not a {} namespace", p.display(), ns_name(t)),
+                ));
             }
         }
     }

@@ -1,29 +1,7 @@
 //! hako: an OCI container runtime with runc's command line.
 
-mod apparmor;
-mod cgroups;
-mod cli;
-mod commands;
-mod config;
-mod console;
-mod events;
-mod exeseal;
-mod features;
-mod hooks;
-mod logging;
-mod process;
-mod procfs;
-mod rootfs;
-mod seccomp;
-mod seccomp_cache;
-mod signals;
-mod spec;
-mod state;
-mod sys;
-mod tty_proxy;
-mod update;
-
 use clap::Parser;
+use hako::{cli, commands, logging};
 
 fn main() {
     let cli = match cli::Cli::try_parse() {

@@ -763,6 +763,22 @@ fn namespace_path_is_a_regular_file() {
     c.assert_clean();
 }
 
+/// A FIFO as namespace path: opening it for real would block create forever; it is refused
+/// after an O_PATH open finds it is not on nsfs.
+#[test]
+fn namespace_path_is_a_fifo() {
+    let mut c = Case::new("ns-path-fifo");
+    let p = c.b.dir.join("fifo-netns");
+    let cp = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("c");
+    // SAFETY: mkfifo with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(cp.as_ptr(), 0o600) }, 0);
+    let ps = p.display().to_string();
+    c.edit(|v, _| with_ns_path(v, "network", &ps));
+    let out = c.create();
+    c.expect_error(&out, &["linux.namespaces", &ps, "not a namespace"]);
+    c.assert_clean();
+}
+
 #[test]
 fn namespace_path_of_wrong_type() {
     create_fails(

@@ -151,9 +151,9 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
                 }
             }
             Some(p) => {
-                let f = std::fs::File::open(p)
+                let f = config::open_namespace(p)
                     .map_err(sys_err(format!("open namespace {}", p.display())))?;
-                joins.push((*t, OwnedFd::from(f)));
+                joins.push((*t, f));
             }
         }
     }
