@@ -395,7 +395,11 @@ impl Program {
             Some(u32::from_le_bytes(take(b, 4)?.try_into().ok()?))
         }
         let flags: libc::c_ulong = u64::from_le_bytes(take(&mut b, 8)?.try_into().ok()?);
-        let notify = take(&mut b, 1)?[0] != 0;
+        let notify = match take(&mut b, 1)?[0] {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
         let n = u32_of(&mut b)? as usize;
         let mut skipped = Vec::new();
         for _ in 0..n {
