@@ -166,25 +166,7 @@ impl<R: Read> Read for EofPad<R> {
     }
 }
 
-/// Lexically cleans a tar name: drops empty, `.` and leading `/` components, and lets `..`
-/// remove the previous component but never climb above the root.
-pub fn clean(raw: &[u8]) -> PathBuf {
-    let mut parts: Vec<&[u8]> = Vec::new();
-    for c in raw.split(|b| *b == b'/') {
-        match c {
-            b"" | b"." => {}
-            b".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    let mut p = PathBuf::new();
-    for c in parts {
-        p.push(OsStr::from_bytes(c));
-    }
-    p
-}
+pub use resolve::clean;
 
 fn cstr(name: &OsStr, shown: &Path) -> Result<CString, ApplyError> {
     CString::new(name.as_bytes()).map_err(|_| ApplyError::Io {
@@ -245,7 +227,7 @@ impl Applier {
             synthetic: 0,
         };
         let mut data_end = 0u64;
-        {
+        let result = (|| {
             let mut ar = tar::Archive::new(&mut pad);
             let mut this_layer: HashSet<PathBuf> = HashSet::new();
             for entry in ar.entries().map_err(ApplyError::Tar)? {
@@ -253,11 +235,12 @@ impl Applier {
                 data_end = entry.raw_file_position() + entry.size();
                 self.entry(&mut entry, &mut this_layer)?;
             }
-        }
+            Ok(())
+        })();
         if pad.synthetic > 0 && pad.real < data_end {
             return Err(ApplyError::Truncated);
         }
-        Ok(())
+        result
     }
 
     fn entry<R: Read>(
@@ -345,11 +328,9 @@ impl Applier {
 
         // What is there already (from a lower layer or an earlier entry)?
         let existing = lstat_at(dirfd, &name).map_err(io_err(&path, "lstat"))?;
-        if let Some(st) = existing {
-            let merge = matches!(kind, Kind::Dir) && is_dir(&st);
-            if !merge {
-                self.root.remove_all_at(dirfd, &name, &path)?;
-            }
+        let merge = existing.is_some_and(|st| matches!(kind, Kind::Dir) && is_dir(&st));
+        if existing.is_some() && !merge {
+            self.root.remove_all_at(dirfd, &name, &path)?;
         }
 
         let hdr = e.header().clone();
@@ -373,16 +354,7 @@ impl Applier {
                 }
             }
         }
-        let uid = map_id(&self.opts.uid_map, uid).ok_or(ApplyError::Unmapped {
-            path: shown_raw.clone(),
-            what: "uid",
-            id: uid,
-        })?;
-        let gid = map_id(&self.opts.gid_map, gid).ok_or(ApplyError::Unmapped {
-            path: shown_raw.clone(),
-            what: "gid",
-            id: gid,
-        })?;
+        let (uid, gid) = self.map_owner(uid, gid, &shown_raw)?;
         let ts = timespec(mtime);
 
         match kind {
@@ -418,7 +390,7 @@ impl Applier {
                     .map_err(io_err(&path, "utimes"))?;
             }
             Kind::Dir => {
-                if existing.is_none() {
+                if !merge {
                     // SAFETY: `cname` is NUL-terminated; `dirfd` a directory fd.
                     check(unsafe { libc::mkdirat(dirfd.as_raw_fd(), cname.as_ptr(), 0o700) })
                         .map_err(io_err(&path, "mkdir"))?;
@@ -553,6 +525,30 @@ impl Applier {
         }
         this_layer.insert(path);
         Ok(())
+    }
+
+    /// Container ids to host ids. As non-root, ids outside the maps cannot be represented
+    /// anyway: they become the unpacking user's (counted in the stats).
+    fn map_owner(&mut self, uid: u64, gid: u64, shown: &str) -> Result<(u32, u32), ApplyError> {
+        let u = map_id(&self.opts.uid_map, uid);
+        let g = map_id(&self.opts.gid_map, gid);
+        if self.opts.rootless {
+            if u.is_none() || g.is_none() {
+                self.stats.ignored_chown += 1;
+            }
+            return Ok((u.unwrap_or(self.euid), g.unwrap_or(self.egid)));
+        }
+        let u = u.ok_or(ApplyError::Unmapped {
+            path: shown.to_string(),
+            what: "uid",
+            id: uid,
+        })?;
+        let g = g.ok_or(ApplyError::Unmapped {
+            path: shown.to_string(),
+            what: "gid",
+            id: gid,
+        })?;
+        Ok((u, g))
     }
 
     fn copy_content<R: Read>(

@@ -195,14 +195,21 @@ fn run(cli: &Cli) -> Result<(), Error> {
         base.to_string_lossy(),
         std::process::id()
     ));
-    std::fs::create_dir(&tmp_path).map_err(io_err("cannot create", &tmp_path))?;
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&tmp_path)
+        .map_err(io_err("cannot create", &tmp_path))?;
     let mut tmp = TempDir {
         path: tmp_path.clone(),
         rootless,
         armed: true,
     };
     let rootfs = tmp_path.join("rootfs");
-    std::fs::create_dir(&rootfs).map_err(io_err("cannot create", &rootfs))?;
+    // 0755 unless the image's own "./" entry says otherwise.
+    std::fs::DirBuilder::new()
+        .mode(0o755)
+        .create(&rootfs)
+        .map_err(io_err("cannot create", &rootfs))?;
 
     let mut applier = apply::Applier::new(
         &rootfs,
@@ -270,7 +277,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         .open(&cfg_path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
         .map_err(io_err("cannot write", &cfg_path))?;
-    // The temp dir was made under umask 0 by create_dir (0777): give it a normal mode.
+    // Private while being built; a normal bundle directory once done.
     std::fs::set_permissions(
         &tmp_path,
         std::os::unix::fs::PermissionsExt::from_mode(0o755),

@@ -84,6 +84,44 @@ fn openat2(dirfd: RawFd, path: &CString, flags: u64, resolve: u64) -> io::Result
 
 const RESOLVE: u64 = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
 
+/// Lexically cleans a tar name: drops empty, `.` and leading `/` components, and lets `..`
+/// remove the previous component but never climb above the root.
+pub fn clean(raw: &[u8]) -> PathBuf {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for c in raw.split(|b| *b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut p = PathBuf::new();
+    for c in parts {
+        p.push(OsStr::from_bytes(c));
+    }
+    p
+}
+
+fn readlink_at(dir: BorrowedFd<'_>, name: &CString) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: `name` is NUL-terminated and `buf` writable for its length.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(last_err());
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+
 /// Status of a directory entry, never following a final symlink.
 pub fn lstat_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Option<libc::stat>> {
     let c =
@@ -204,39 +242,100 @@ impl Root {
                 });
             }
         }
-        // Slow path: walk component by component, creating what is missing.
-        let mut cur: Option<OwnedFd> = None;
-        let mut so_far = PathBuf::new();
-        for comp in rel.iter() {
-            so_far.push(comp);
-            let base = cur.as_ref().map_or(self.fd.as_raw_fd(), |f| f.as_raw_fd());
-            let cc = cstr(comp)?;
-            let next = match openat2(base, &cc, flags, RESOLVE) {
-                Ok(fd) => fd,
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                    // SAFETY: `cc` is NUL-terminated; `base` is a directory fd we hold.
-                    let r = unsafe { libc::mkdirat(base, cc.as_ptr(), 0o755) };
-                    if r != 0 {
-                        return Err(ResolveError::Mkdir {
-                            path: so_far.display().to_string(),
-                            source: last_err(),
+        // Slow path: walk component by component, creating what is missing. A dangling
+        // symlink on the way (say `lib -> /usr/lib` before /usr/lib exists) is followed
+        // lexically, inside the root, and the walk restarts from its target; every step is
+        // still an openat2(RESOLVE_IN_ROOT) or a mkdirat on an fd obtained that way.
+        let mut path = rel.to_path_buf();
+        let mut hops = 0;
+        'restart: loop {
+            let comps: Vec<OsString> = path.iter().map(OsStr::to_os_string).collect();
+            let mut cur: Option<OwnedFd> = None;
+            for (i, comp) in comps.iter().enumerate() {
+                let shown = || {
+                    comps[..=i]
+                        .iter()
+                        .collect::<PathBuf>()
+                        .display()
+                        .to_string()
+                };
+                let base = cur.as_ref().map_or(self.fd.as_raw_fd(), |f| f.as_raw_fd());
+                let cc = cstr(comp)?;
+                let next = match openat2(base, &cc, flags, RESOLVE) {
+                    Ok(fd) => fd,
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                        // SAFETY: `base` is a directory fd that outlives this borrow.
+                        let bfd = unsafe { BorrowedFd::borrow_raw(base) };
+                        let st = lstat_at(bfd, comp).map_err(|source| ResolveError::Resolve {
+                            path: shown(),
+                            source,
+                        })?;
+                        if let Some(st) = st
+                            && st.st_mode & libc::S_IFMT == libc::S_IFLNK
+                        {
+                            hops += 1;
+                            if hops > 40 {
+                                return Err(ResolveError::Resolve {
+                                    path: rel.display().to_string(),
+                                    source: io::Error::from_raw_os_error(libc::ELOOP),
+                                });
+                            }
+                            let target =
+                                readlink_at(bfd, &cc).map_err(|source| ResolveError::Resolve {
+                                    path: shown(),
+                                    source,
+                                })?;
+                            let mut joined: Vec<u8> = Vec::new();
+                            if !target.starts_with(b"/") {
+                                for c in &comps[..i] {
+                                    joined.extend_from_slice(c.as_bytes());
+                                    joined.push(b'/');
+                                }
+                            }
+                            joined.extend_from_slice(&target);
+                            for c in &comps[i + 1..] {
+                                joined.push(b'/');
+                                joined.extend_from_slice(c.as_bytes());
+                            }
+                            path = clean(&joined);
+                            continue 'restart;
+                        }
+                        // SAFETY: `cc` is NUL-terminated; `base` is a directory fd we hold.
+                        let r = unsafe { libc::mkdirat(base, cc.as_ptr(), 0o755) };
+                        if r != 0 {
+                            return Err(ResolveError::Mkdir {
+                                path: shown(),
+                                source: last_err(),
+                            });
+                        }
+                        openat2(base, &cc, flags, RESOLVE).map_err(|source| {
+                            ResolveError::Resolve {
+                                path: shown(),
+                                source,
+                            }
+                        })?
+                    }
+                    Err(source) => {
+                        return Err(ResolveError::Resolve {
+                            path: shown(),
+                            source,
                         });
                     }
-                    openat2(base, &cc, flags, RESOLVE).map_err(|source| ResolveError::Resolve {
-                        path: so_far.display().to_string(),
+                };
+                cur = Some(next);
+            }
+            return match cur {
+                Some(fd) => Ok(Some(fd)),
+                None => self
+                    .fd
+                    .try_clone()
+                    .map(Some)
+                    .map_err(|source| ResolveError::Resolve {
+                        path: String::new(),
                         source,
-                    })?
-                }
-                Err(source) => {
-                    return Err(ResolveError::Resolve {
-                        path: so_far.display().to_string(),
-                        source,
-                    });
-                }
+                    }),
             };
-            cur = Some(next);
         }
-        Ok(cur)
     }
 
     /// Removes `name` in `dir` and everything below it, without following symlinks.
