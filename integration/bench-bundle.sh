@@ -9,6 +9,8 @@
 #   LAYERS="dir ..."  host directories, one layer each (default: /usr/include /usr/lib/gcc
 #                     /usr/libexec /usr/share/doc, a few hundred MB in all)
 #   RUNS=N            timed runs per command (default 5, after 1 warm-up)
+#   OUT_DIR=dir       where the unpacked trees go (default: the work dir under /var/tmp, on
+#                     disk); e.g. OUT_DIR=/dev/shm to take the disk out of the measurement
 #   RESULTS=dir       where hyperfine JSON and summary.txt go
 #                     (default <repo>/target/bench-results/bundle-<timestamp>)
 #
@@ -35,7 +37,8 @@ done
 [ -x "$HAKO_BUNDLE" ] || { echo "bench-bundle.sh: $HAKO_BUNDLE missing (cargo build --release)" >&2; exit 1; }
 
 work=$(mktemp -d /var/tmp/hako-bench-bundle.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+out=$(mktemp -d "${OUT_DIR:-$work}/hako-bench-out.XXXXXX")
+trap 'rm -rf "$work" "$out"' EXIT
 mkdir -p "$RESULTS"
 img=$work/img
 
@@ -60,11 +63,11 @@ rss() { # name, out, command...
     /usr/bin/time -f %M -o "$work/rss-$name" "$@" >/dev/null
     echo "$(cat "$work/rss-$name")"
 }
-rss_hb=$(rss hako-bundle "$work/out-hb" "$HAKO_BUNDLE" --ref t "$img" "$work/out-hb")
-rss_umoci=$(rss umoci "$work/out-umoci" umoci unpack --image "$img:t" "$work/out-umoci")
-rss_raw=$(rss raw "$work/out-raw" umoci raw unpack --image "$img:t" "$work/out-raw")
+rss_hb=$(rss hako-bundle "$out/hb" "$HAKO_BUNDLE" --ref t "$img" "$out/hb")
+rss_umoci=$(rss umoci "$out/umoci" umoci unpack --image "$img:t" "$out/umoci")
+rss_raw=$(rss raw "$out/raw" umoci raw unpack --image "$img:t" "$out/raw")
 # Same tree? (names, types, modes, owners, sizes, link targets; content spot-checked by size)
-python3 - "$work/out-hb/rootfs" "$work/out-umoci/rootfs" <<'PY'
+python3 - "$out/hb/rootfs" "$out/umoci/rootfs" <<'PY'
 import os, stat, sys
 def walk(root):
     out = {}
@@ -80,15 +83,17 @@ print(f"bench-bundle.sh: trees {'match' if not diff else 'DIFFER'} ({len(a)} ent
 for k in sorted(diff)[:10]: print("  ", k, a.get(k), b.get(k))
 sys.exit(1 if diff else 0)
 PY
+rm -rf "$out/hb" "$out/umoci" "$out/raw"
 
 hyperfine --warmup 1 --runs "$RUNS" --export-json "$RESULTS/hyperfine.json" \
-    --prepare "rm -rf $work/out; sync" \
-    -n hako-bundle "$HAKO_BUNDLE --ref t $img $work/out" \
-    -n "umoci unpack" "umoci unpack --image $img:t $work/out" \
-    -n "umoci raw unpack" "umoci raw unpack --image $img:t $work/out"
+    --prepare "rm -rf $out/t; sync" \
+    -n hako-bundle "$HAKO_BUNDLE --ref t $img $out/t" \
+    -n "umoci unpack" "umoci unpack --image $img:t $out/t" \
+    -n "umoci raw unpack" "umoci raw unpack --image $img:t $out/t"
 
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "output on: $(df --output=fstype "$out" | tail -1) ($out)"
     echo "host: $(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "umoci: $(umoci --version); hako-bundle: $("$HAKO_BUNDLE" --version)"
     echo "image: $layers gzip layers from $LAYERS; $files entries, $((uncompressed >> 20)) MiB of files, $((compressed >> 20)) MiB compressed"
@@ -97,9 +102,11 @@ import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 rss = dict(zip(["hako-bundle", "umoci unpack", "umoci raw unpack"], sys.argv[2:5]))
 hb = r["hako-bundle"]["median"]
-print(f"{'command':18} {'median s':>9} {'min s':>7} {'max s':>7} {'peak RSS MiB':>13} {'vs hako-bundle':>15}")
+hbcpu = r["hako-bundle"]["user"] + r["hako-bundle"]["system"]
+print(f"{'command':18} {'median s':>9} {'min s':>7} {'max s':>7} {'CPU s':>6} {'peak RSS MiB':>13} {'time ratio':>11} {'CPU ratio':>10}")
 for name, x in r.items():
-    print(f"{name:18} {x['median']:9.2f} {x['min']:7.2f} {x['max']:7.2f} {int(rss[name]) / 1024:13.1f} {x['median'] / hb:14.2f}x")
+    cpu = x["user"] + x["system"]
+    print(f"{name:18} {x['median']:9.2f} {x['min']:7.2f} {x['max']:7.2f} {cpu:6.2f} {int(rss[name]) / 1024:13.1f} {x['median'] / hb:10.2f}x {cpu / hbcpu:9.2f}x")
 PY
 } | tee "$RESULTS/summary.txt"
 echo "bench-bundle.sh: results in $RESULTS"

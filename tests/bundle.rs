@@ -924,6 +924,25 @@ fn large_layers_stream_with_flat_memory() {
         64 << 20
     );
     let max_rss_mib = max_rss_kib / 1024;
+
+    // Interrupted half-way: nothing is left behind.
+    let b2 = s.p("interrupted");
+    let child = Command::new(HAKO_BUNDLE)
+        .args([&lay.dir.display().to_string(), &b2.display().to_string()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let o = child.wait_with_output().expect("wait");
+    if o.status.success() {
+        eprintln!("unpack finished before SIGTERM arrived; interruption not exercised");
+    } else {
+        assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
+        assert!(!b2.exists(), "half-made bundle left behind");
+        no_leftovers(&s.0, "interrupted");
+    }
     assert!(
         max_rss_mib < 48,
         "peak RSS {max_rss_mib} MiB for a 256 MiB layer"

@@ -14,9 +14,16 @@ use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by main's signal thread on SIGINT/SIGTERM/SIGHUP: the unpacker stops at the next
+/// entry (or chunk of a large file) and the normal error path removes the half-made bundle.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
+    #[error("interrupted by a signal")]
+    Interrupted,
     #[error("reading the layer's tar stream: {0}")]
     Tar(io::Error),
     #[error("the layer's tar stream ends inside an entry's data")]
@@ -231,8 +238,11 @@ impl Applier {
             let mut ar = tar::Archive::new(&mut pad);
             let mut this_layer: HashSet<PathBuf> = HashSet::new();
             for entry in ar.entries().map_err(ApplyError::Tar)? {
+                if INTERRUPTED.load(Ordering::Relaxed) {
+                    return Err(ApplyError::Interrupted);
+                }
                 let mut entry = entry.map_err(ApplyError::Tar)?;
-                data_end = entry.raw_file_position() + entry.size();
+                data_end = entry.raw_file_position().saturating_add(entry.size());
                 self.entry(&mut entry, &mut this_layer)?;
             }
             Ok(())
@@ -370,7 +380,9 @@ impl Applier {
                             | libc::O_EXCL
                             | libc::O_NOFOLLOW
                             | libc::O_CLOEXEC,
-                        0o600,
+                        // The final permission bits right away (umask is 0): the new fd is
+                        // writable whatever they are, and a chmod is saved.
+                        mode & 0o777,
                     )
                 };
                 if fd < 0 {
@@ -381,8 +393,10 @@ impl Applier {
                 self.copy_content(e, &file, &path)?;
                 let fd = file.as_raw_fd();
                 self.chown_fd(fd, uid, gid, &path)?;
-                // SAFETY: `fd` is the open file; chmod after chown (chown clears setuid).
-                check(unsafe { libc::fchmod(fd, mode) }).map_err(io_err(&path, "chmod"))?;
+                if mode & 0o7000 != 0 {
+                    // SAFETY: `fd` is the open file; after chown, which clears setuid/setgid.
+                    check(unsafe { libc::fchmod(fd, mode) }).map_err(io_err(&path, "chmod"))?;
+                }
                 self.xattrs_fd(fd, &xattrs, &path)?;
                 let times = [ts, ts];
                 // SAFETY: `times` is an array of two timespecs, as futimens requires.
@@ -560,6 +574,9 @@ impl Applier {
         use std::io::Write;
         let mut out = file;
         loop {
+            if INTERRUPTED.load(Ordering::Relaxed) {
+                return Err(ApplyError::Interrupted);
+            }
             let n = match e.read(&mut self.buf) {
                 Ok(0) => return Ok(()),
                 Ok(n) => n,

@@ -107,6 +107,24 @@ fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error)
 
 fn main() {
     let cli = Cli::parse();
+    // SIGINT/SIGTERM/SIGHUP are blocked in every thread (set before any is spawned) and
+    // taken by one thread that only raises a flag: the unpacker then fails like on any
+    // other error, and the temporary bundle is removed.
+    let mut set = nix::sys::signal::SigSet::empty();
+    for s in [
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGHUP,
+    ] {
+        set.add(s);
+    }
+    if set.thread_block().is_ok() {
+        std::thread::spawn(move || {
+            if set.wait().is_ok() {
+                apply::INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+    }
     if let Err(e) = run(&cli) {
         eprintln!("hako-bundle: {e}");
         std::process::exit(1);
@@ -221,6 +239,9 @@ fn run(cli: &Cli) -> Result<(), Error> {
     )?;
     let started = std::time::Instant::now();
     for l in &image.layers {
+        if apply::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(apply::ApplyError::Interrupted.into());
+        }
         let blob = store.open_member(&l.member)?;
         let mut pipe = layer::spawn(
             blob,

@@ -166,7 +166,7 @@ impl Store {
                 Ok(Box::new(MemberReader {
                     file: file.clone(),
                     pos: off,
-                    end: off + size,
+                    end: off.saturating_add(size),
                 }))
             }
         }
