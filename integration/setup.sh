@@ -4,7 +4,7 @@
 # update alone costs several seconds and needs the network).
 set -euo pipefail
 
-PKGS=(busybox-static runc crun libseccomp-dev pkg-config hyperfine strace python3 apparmor)
+PKGS=(busybox-static runc crun libseccomp-dev pkg-config hyperfine strace python3 apparmor skopeo umoci)
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup.sh: must run as root (installs packages)" >&2
