@@ -6,6 +6,7 @@
 //! (CLONE_INTO_CGROUP); on v1 the parent writes the child's pid into every hierarchy while the
 //! child is still waiting on the sync socket.
 
+pub mod devices_bpf;
 mod v1;
 mod v2;
 
@@ -53,6 +54,8 @@ pub enum CgroupError {
     },
     #[error("invalid {field}: {why}")]
     Invalid { field: &'static str, why: String },
+    #[error(transparent)]
+    Devices(#[from] devices_bpf::DeviceBpfError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -443,6 +446,31 @@ pub fn default_device_rules() -> Vec<(char, i64, i64, &'static str)> {
         ('c', 5, 2, "rwm"),
         ('c', 10, 200, "rwm"),
     ]
+}
+
+/// The device rules a container gets: the config's, in order, then runc's default allow-list.
+pub fn device_rules(devs: &[LinuxDeviceCgroup]) -> Result<Vec<devices_bpf::Rule>, CgroupError> {
+    let mut rules = Vec::with_capacity(devs.len() + 11);
+    for d in devs {
+        rules.push(devices_bpf::Rule::new(
+            d.allow(),
+            d.typ().as_ref().map(|t| t.as_str()),
+            d.major(),
+            d.minor(),
+            d.access().as_deref(),
+        )?);
+    }
+    for (t, maj, min, acc) in default_device_rules() {
+        let t = t.to_string();
+        rules.push(devices_bpf::Rule::new(
+            true,
+            Some(&t),
+            Some(maj),
+            Some(min),
+            Some(acc),
+        )?);
+    }
+    Ok(rules)
 }
 
 /// A device rule in the cgroup v1 text form: `c 1:3 rwm`, `a *:* rwm`.

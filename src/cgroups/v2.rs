@@ -1,6 +1,6 @@
 //! cgroup v2: directory creation with controllers enabled down the path, and the resource files.
 
-use super::{CgroupError, write};
+use super::{CgroupError, device_rules, devices_bpf, write};
 use oci_spec::runtime::LinuxResources;
 use std::path::Path;
 
@@ -171,12 +171,6 @@ pub fn apply(d: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
             write(&d.join(k), v)?;
         }
     }
-    if res.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(unsupported(
-            "linux.resources.devices",
-            "the eBPF device controller is not implemented yet",
-        ));
-    }
     if res.block_io().is_some()
         || res
             .hugepage_limits()
@@ -194,6 +188,11 @@ pub fn apply(d: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
             "linux.resources.network",
             "cgroup v2 has no net_cls/net_prio",
         ));
+    }
+    // Last, once everything else was accepted: cgroup v2 has no device files, the rules
+    // become an eBPF program attached to the cgroup.
+    if let Some(devs) = res.devices().as_deref().filter(|d| !d.is_empty()) {
+        devices_bpf::apply(d, &device_rules(devs)?)?;
     }
     Ok(())
 }
