@@ -224,6 +224,17 @@ fn signal_init(st: &State, sig: libc::c_int) -> Result<(), CommandError> {
 }
 
 fn signal_cgroup(st: &State, sig: libc::c_int) {
+    // cgroup v2 (5.14+) kills the whole cgroup, descendants and processes forking right now
+    // included, in one write; a per-pid loop can miss both.
+    if sig == libc::SIGKILL
+        && st
+            .cgroup_dirs
+            .iter()
+            .map(|d| d.join("cgroup.kill"))
+            .any(|f| f.exists() && std::fs::write(&f, "1").is_ok())
+    {
+        return;
+    }
     for pid in cgroups::pids(&st.cgroup_dirs) {
         // SAFETY: kill with integer arguments.
         unsafe { libc::kill(pid, sig) };

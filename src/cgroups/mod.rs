@@ -247,7 +247,7 @@ impl Manager {
         for (i, dir) in &self.dirs {
             let h = &self.layout.hierarchies[*i];
             if h.v2 {
-                v2::create(&h.mountpoint, dir, self.layout.mode == Mode::Unified, res)?;
+                v2::create(&h.mountpoint, dir, self.layout.mode == Mode::Unified)?;
             } else {
                 v1::create(h, dir)?;
             }
@@ -405,10 +405,19 @@ pub fn pids(dirs: &[PathBuf]) -> Vec<i32> {
     Vec::new()
 }
 
-/// Removes the container's cgroup directories. A cgroup whose last process is still exiting
-/// is briefly busy, so EBUSY is retried.
+/// Removes the container's cgroup directories, with any child cgroups made in them (by a
+/// nested runtime or the container itself), deepest first as runc does. A cgroup whose last
+/// process is still exiting is briefly busy, so EBUSY is retried.
 pub fn destroy(dirs: &[PathBuf]) -> Result<(), CgroupError> {
     for d in dirs {
+        if let Ok(rd) = std::fs::read_dir(d) {
+            let children: Vec<PathBuf> = rd
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect();
+            destroy(&children)?;
+        }
         let mut tries = 0;
         loop {
             match std::fs::remove_dir(d) {
