@@ -200,6 +200,10 @@ fn kill(root: &std::path::Path, a: &KillArgs) -> Result<i32, CommandError> {
     if a.all || (sig == libc::SIGKILL && !st.private_pid_ns) {
         // Without its own pid namespace, killing the init does not kill the rest: do it all.
         signal_cgroup(&st, sig);
+        // cgroup.kill may already have taken the init: that is the success asked for.
+        if !sys::process_alive(st.pid, st.pid_start) {
+            return Ok(0);
+        }
     }
     signal_init(&st, sig)?;
     Ok(0)
