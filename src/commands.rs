@@ -207,6 +207,10 @@ fn kill(root: &std::path::Path, a: &KillArgs) -> Result<i32, CommandError> {
     if a.all || (sig == libc::SIGKILL && !st.private_pid_ns) {
         // Without its own pid namespace, killing the init does not kill the rest: do it all.
         signal_cgroup(&st, sig);
+        // cgroup.kill may already have taken the init: that is the success asked for.
+        if !sys::process_alive(st.pid, st.pid_start) {
+            return Ok(0);
+        }
     }
     signal_init(&st, sig)?;
     Ok(0)
@@ -231,6 +235,17 @@ fn signal_init(st: &State, sig: libc::c_int) -> Result<(), CommandError> {
 }
 
 fn signal_cgroup(st: &State, sig: libc::c_int) {
+    // cgroup v2 (5.14+) kills the whole cgroup, descendants and processes forking right now
+    // included, in one write; a per-pid loop can miss both.
+    if sig == libc::SIGKILL
+        && st
+            .cgroup_dirs
+            .iter()
+            .map(|d| d.join("cgroup.kill"))
+            .any(|f| f.exists() && std::fs::write(&f, "1").is_ok())
+    {
+        return;
+    }
     for pid in cgroups::pids(&st.cgroup_dirs) {
         // SAFETY: kill with integer arguments.
         unsafe { libc::kill(pid, sig) };

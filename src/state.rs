@@ -89,6 +89,10 @@ pub struct State {
     pub private_pid_ns: bool,
     #[serde(default)]
     pub poststop: Vec<oci_spec::runtime::Hook>,
+    /// Allow rules for the config's `linux.devices`, appended to the device rules again when
+    /// an update replaces them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_allow: Vec<oci_spec::runtime::LinuxDeviceCgroup>,
 }
 
 impl State {

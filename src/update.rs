@@ -4,9 +4,14 @@
 //! * `-r/--resources FILE|-` reads a `LinuxResources` JSON object (containerd's go-runc passes
 //!   `--resources=-` and the JSON on stdin); the other flags are then ignored, as in runc.
 //! * runc applies only part of `LinuxResources` on update: memory limit/reservation/swap, cpu,
-//!   `blockIO.weight`, `pids.limit` and `unified`. The rest (devices, hugepageLimits,
-//!   network, rdma, swappiness, …) is ignored the same way, because engines send the whole
-//!   resources object of the container's spec (devices included) on every update.
+//!   `blockIO.weight`, `pids.limit` and `unified`. The rest (hugepageLimits, network, rdma,
+//!   swappiness, …) is ignored the same way, because engines send the whole resources object
+//!   of the container's spec on every update.
+//! * `devices` (non-empty) replaces the container's device rules: they are read like
+//!   `linux.resources.devices` at create, with the container's `linux.devices` and runc's
+//!   default allow-list appended. Engines resend the spec's own rules, so for them this is the
+//!   same policy again (runc re-applies the spec's rules on every update too); on cgroup v2 the
+//!   eBPF program is swapped atomically.
 //! * A value of 0 means "unchanged" (runc's merge), except for `cpu.burst` and `cpu.idle`
 //!   where 0 is a value. `-1` means "unlimited" for memory, swap, cpu quota and pids; setting
 //!   memory to -1 without a swap value also lifts the swap limit.
@@ -19,7 +24,9 @@
 use crate::cgroups::{self, CgroupError, Manager, Mode};
 use crate::logging;
 use crate::state::{ContainerDir, StateError, Status};
-use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
+use oci_spec::runtime::{
+    LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxMemory, LinuxPids, LinuxResources,
+};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -139,6 +146,7 @@ struct Request {
     blkio_weight: Option<u16>,
     pids: Option<i64>,
     unified: Option<HashMap<String, String>>,
+    devices: Option<Vec<LinuxDeviceCgroup>>,
 }
 
 pub fn run(root: &Path, a: &UpdateArgs) -> Result<i32, UpdateError> {
@@ -176,6 +184,10 @@ pub fn run(root: &Path, a: &UpdateArgs) -> Result<i32, UpdateError> {
     }
     if let Some(gone) = st.cgroup_dirs.iter().find(|d| !d.is_dir()) {
         return Err(UpdateError::CgroupGone(gone.clone()));
+    }
+    let mut req = req;
+    if let Some(d) = req.devices.as_mut() {
+        d.extend(st.device_allow.iter().cloned());
     }
     let m = Manager::existing(&st.cgroup_dirs)?;
     let steps = plan(&m, req)?;
@@ -281,6 +293,7 @@ fn from_flags(a: &UpdateArgs) -> Result<Request, UpdateError> {
         )?,
         pids: parse_num("pids-limit", &a.pids_limit, SIGNED)?,
         unified: None,
+        devices: None,
     })
 }
 
@@ -325,9 +338,6 @@ fn from_json(from: &str) -> Result<Request, UpdateError> {
 /// The part of `res` an update applies; the rest is logged (debug) and ignored, as runc does.
 fn request_of(res: &LinuxResources) -> Request {
     let mut ignored = Vec::new();
-    if res.devices().is_some() {
-        ignored.push("devices");
-    }
     if res
         .hugepage_limits()
         .as_ref()
@@ -382,6 +392,7 @@ fn request_of(res: &LinuxResources) -> Request {
         blkio_weight: res.block_io().as_ref().and_then(|b| b.weight()),
         pids: res.pids().as_ref().map(|p| p.limit()),
         unified: res.unified().clone(),
+        devices: res.devices().clone(),
     }
 }
 
@@ -404,6 +415,7 @@ impl Request {
         self.cpus = self.cpus.filter(|s| !s.is_empty());
         self.mems = self.mems.filter(|s| !s.is_empty());
         self.unified = self.unified.filter(|u| !u.is_empty());
+        self.devices = self.devices.filter(|d| !d.is_empty());
         if self.memory.is_none() {
             self.check_before_update = false;
         }
@@ -456,6 +468,7 @@ impl Request {
             r.set_pids(Some(pids));
         }
         r.set_unified(self.unified.clone());
+        r.set_devices(self.devices.clone());
         r
     }
 }
@@ -508,12 +521,16 @@ fn plan(m: &Manager, mut req: Request) -> Result<Vec<LinuxResources>, UpdateErro
                 }
             }
         }
-        if req.check_before_update
-            && let Some(limit) = req.memory.filter(|l| *l > 0)
-        {
+        if let Some(limit) = req.memory.filter(|l| *l > 0) {
             let usage = read_u64(&d.join("memory.current")).unwrap_or(0);
             if usage > limit.unsigned_abs() {
-                return Err(UpdateError::BelowUsage { limit, usage });
+                if req.check_before_update {
+                    return Err(UpdateError::BelowUsage { limit, usage });
+                }
+                // v1 refuses such a limit (EBUSY); v2 would accept it and OOM-kill the
+                // container. Refuse it the same way on both.
+                let peak = read_u64(&d.join("memory.peak")).unwrap_or(0);
+                return Err(UpdateError::MemoryBusy { limit, usage, peak });
             }
         }
         if req.quota.is_some() != req.period.is_some() {
@@ -797,7 +814,7 @@ mod tests {
     }
 
     #[test]
-    fn json_keeps_what_runc_applies() {
+    fn json_keeps_what_runc_applies_and_devices() {
         let res: LinuxResources = serde_json::from_str(
             r#"{"memory":{"limit":1048576,"swappiness":10},"devices":[{"allow":false,"access":"rwm"}],
                 "pids":{"limit":5},"hugepageLimits":[{"pageSize":"2MB","limit":0}]}"#,
@@ -807,7 +824,9 @@ mod tests {
         assert_eq!(r.memory, Some(1_048_576));
         assert_eq!(r.pids, Some(5));
         let out = r.resources(true, true, true);
-        assert!(out.devices().is_none() && out.hugepage_limits().is_none());
+        assert!(out.hugepage_limits().is_none());
+        // Device rules are kept: an update replaces them.
+        assert_eq!(out.devices().as_ref().map(Vec::len), Some(1));
         assert_eq!(out.memory().as_ref().and_then(|m| m.swappiness()), None);
     }
 }

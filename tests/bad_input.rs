@@ -1148,15 +1148,6 @@ fn cgroups_path_with_dotdot() {
 }
 
 #[test]
-fn resources_unified_on_v1_host() {
-    create_fails(
-        "res-unified",
-        |v, _| v["linux"]["resources"]["unified"] = json!({"memory.max": "100M"}),
-        &["cannot use unified on cgroup v1"],
-    );
-}
-
-#[test]
 fn resources_block_io_unsupported() {
     // runc applies blkio.weight; hako does not support blockIO yet and says so.
     create_fails(

@@ -34,7 +34,7 @@ fn exec_runs_in_the_container_and_returns_its_status() {
     assert_eq!(lines.next(), Some(mnt.to_str().expect("utf8")));
     // In the container's cgroup.
     assert!(
-        text.contains(&format!(":memory:/hako-test/{id}\n")),
+        text.contains(&common::host::proc_cgroup_line(&id)),
         "{text}"
     );
     // Only stdio (+ the fd ls opens for /proc/self/fd) is open: no runtime fd leaks.

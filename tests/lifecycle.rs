@@ -317,10 +317,20 @@ fn pause_and_resume_freeze_the_cgroup() {
     rt.ok(&["start", &id]);
     rt.ok(&["pause", &id]);
     assert_eq!(rt.status(&id), "paused");
-    let freezer = cgroup_dir("freezer", &id).join("freezer.state");
+    // v1 freezer.state, v2 cgroup.freeze.
+    let v2 = common::host::cgroup_v2();
+    let (freezer, frozen, thawed) = if v2 {
+        (cgroup_dir("", &id).join("cgroup.freeze"), "1", "0")
+    } else {
+        (
+            cgroup_dir("freezer", &id).join("freezer.state"),
+            "FROZEN",
+            "THAWED",
+        )
+    };
     assert_eq!(
         std::fs::read_to_string(&freezer).expect("freezer").trim(),
-        "FROZEN"
+        frozen
     );
     let again = rt.hako(&["pause", &id]);
     assert!(
@@ -332,7 +342,7 @@ fn pause_and_resume_freeze_the_cgroup() {
     assert_eq!(rt.status(&id), "running");
     assert_eq!(
         std::fs::read_to_string(&freezer).expect("freezer").trim(),
-        "THAWED"
+        thawed
     );
     let r = rt.hako(&["resume", &id]);
     assert!(

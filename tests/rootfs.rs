@@ -218,6 +218,13 @@ fn default_mounts_are_set_up_with_their_flags() {
 
     let cg = mount_at(&mounts, "/sys/fs/cgroup");
     assert!(cg.has_opt("ro"), "{cg:?}");
+    if common::host::cgroup_v2() {
+        // A unified host: the container's own cgroup2 directory, read-only.
+        assert_eq!(cg.fstype, "cgroup2");
+        assert_eq!(cg.root, format!("{CGROUP_PREFIX}/{id}"), "{cg:?}");
+        assert_clean(&rt, &id);
+        return;
+    }
     // Below it: the container's own cgroup (hybrid host: at least the memory hierarchy).
     let mem = mount_at(&mounts, "/sys/fs/cgroup/memory");
     assert_eq!(mem.fstype, "cgroup");
@@ -645,12 +652,18 @@ fn configured_device_has_its_mode_and_owner() {
 fn cgroup_mount_shows_the_containers_own_cgroup() {
     let rt = Runtime::new("rootfs-cgmount");
     let id = unique_id("cgmount");
+    // v1: the memory hierarchy's directory; v2: the one directory, with memory.max.
+    let (dir, limit) = if common::host::cgroup_v2() {
+        ("/sys/fs/cgroup", "memory.max")
+    } else {
+        ("/sys/fs/cgroup/memory", "memory.limit_in_bytes")
+    };
     let mut b = sh_bundle(
         &id,
-        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
-         grep -c . /sys/fs/cgroup/memory/cgroup.procs; \
-         if echo 1 > /sys/fs/cgroup/memory/memory.limit_in_bytes; then echo write=ok; \
-         else echo write=refused; fi",
+        &format!(
+            "cat {dir}/{limit}; grep -c . {dir}/cgroup.procs; \
+             if echo 1 > {dir}/{limit}; then echo write=ok; else echo write=refused; fi"
+        ),
     );
     b.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 64 * 1024 * 1024}));
     let out = rt.run_ok(&b, &id);

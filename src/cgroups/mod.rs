@@ -6,6 +6,7 @@
 //! (CLONE_INTO_CGROUP); on v1 the parent writes the child's pid into every hierarchy while the
 //! child is still waiting on the sync socket.
 
+pub mod devices_bpf;
 mod v1;
 mod v2;
 
@@ -53,6 +54,8 @@ pub enum CgroupError {
     },
     #[error("invalid {field}: {why}")]
     Invalid { field: &'static str, why: String },
+    #[error(transparent)]
+    Devices(#[from] devices_bpf::DeviceBpfError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,7 +247,7 @@ impl Manager {
         for (i, dir) in &self.dirs {
             let h = &self.layout.hierarchies[*i];
             if h.v2 {
-                v2::create(&h.mountpoint, dir, self.layout.mode == Mode::Unified, res)?;
+                v2::create(&h.mountpoint, dir, self.layout.mode == Mode::Unified)?;
             } else {
                 v1::create(h, dir)?;
             }
@@ -402,10 +405,19 @@ pub fn pids(dirs: &[PathBuf]) -> Vec<i32> {
     Vec::new()
 }
 
-/// Removes the container's cgroup directories. A cgroup whose last process is still exiting
-/// is briefly busy, so EBUSY is retried.
+/// Removes the container's cgroup directories, with any child cgroups made in them (by a
+/// nested runtime or the container itself), deepest first as runc does. A cgroup whose last
+/// process is still exiting is briefly busy, so EBUSY is retried.
 pub fn destroy(dirs: &[PathBuf]) -> Result<(), CgroupError> {
     for d in dirs {
+        if let Ok(rd) = std::fs::read_dir(d) {
+            let children: Vec<PathBuf> = rd
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect();
+            destroy(&children)?;
+        }
         let mut tries = 0;
         loop {
             match std::fs::remove_dir(d) {
@@ -443,6 +455,31 @@ pub fn default_device_rules() -> Vec<(char, i64, i64, &'static str)> {
         ('c', 5, 2, "rwm"),
         ('c', 10, 200, "rwm"),
     ]
+}
+
+/// The device rules a container gets: the config's, in order, then runc's default allow-list.
+pub fn device_rules(devs: &[LinuxDeviceCgroup]) -> Result<Vec<devices_bpf::Rule>, CgroupError> {
+    let mut rules = Vec::with_capacity(devs.len() + 11);
+    for d in devs {
+        rules.push(devices_bpf::Rule::new(
+            d.allow(),
+            d.typ().as_ref().map(|t| t.as_str()),
+            d.major(),
+            d.minor(),
+            d.access().as_deref(),
+        )?);
+    }
+    for (t, maj, min, acc) in default_device_rules() {
+        let t = t.to_string();
+        rules.push(devices_bpf::Rule::new(
+            true,
+            Some(&t),
+            Some(maj),
+            Some(min),
+            Some(acc),
+        )?);
+    }
+    Ok(rules)
 }
 
 /// A device rule in the cgroup v1 text form: `c 1:3 rwm`, `a *:* rwm`.

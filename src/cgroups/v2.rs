@@ -1,79 +1,57 @@
 //! cgroup v2: directory creation with controllers enabled down the path, and the resource files.
 
-use super::{CgroupError, write};
+use super::{CgroupError, device_rules, devices_bpf, write};
 use oci_spec::runtime::LinuxResources;
 use std::path::Path;
 
 const MODE: &str = "cgroup v2";
 
-/// Creates `dir` under `mountpoint`. On a unified host the controllers the container needs are
-/// enabled in every ancestor's cgroup.subtree_control (only those that exist there).
-pub fn create(
-    mountpoint: &Path,
-    dir: &Path,
-    unified: bool,
-    res: Option<&LinuxResources>,
-) -> Result<(), CgroupError> {
-    if unified && res.is_some() {
-        let wanted = wanted_controllers(res);
-        let rel = dir.strip_prefix(mountpoint).unwrap_or(dir);
-        let mut cur = mountpoint.to_path_buf();
-        for comp in rel.components() {
-            let available =
-                std::fs::read_to_string(cur.join("cgroup.controllers")).map_err(|source| {
-                    CgroupError::Read {
-                        path: cur.join("cgroup.controllers"),
-                        source,
-                    }
-                })?;
-            let enable: Vec<String> = available
-                .split_whitespace()
-                .filter(|c| wanted.contains(c))
-                .map(|c| format!("+{c}"))
-                .collect();
-            if !enable.is_empty() {
-                write(&cur.join("cgroup.subtree_control"), &enable.join(" "))?;
-            }
-            cur.push(comp);
-            match std::fs::create_dir(&cur) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(source) => {
-                    return Err(CgroupError::Create { path: cur, source });
-                }
-            }
-        }
-        return Ok(());
+/// Creates `dir` under `mountpoint`. On a unified host every controller available is enabled
+/// in each ancestor's cgroup.subtree_control, as runc does: an `update` may later set limits
+/// the config did not have, and a `unified` key may name any controller.
+pub fn create(mountpoint: &Path, dir: &Path, unified: bool) -> Result<(), CgroupError> {
+    if !unified {
+        return std::fs::create_dir_all(dir).map_err(|source| CgroupError::Create {
+            path: dir.to_path_buf(),
+            source,
+        });
     }
-    std::fs::create_dir_all(dir).map_err(|source| CgroupError::Create {
-        path: dir.to_path_buf(),
-        source,
-    })
+    let rel = dir.strip_prefix(mountpoint).unwrap_or(dir);
+    let mut cur = mountpoint.to_path_buf();
+    for comp in rel.components() {
+        enable_controllers(&cur);
+        cur.push(comp);
+        match std::fs::create_dir(&cur) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => return Err(CgroupError::Create { path: cur, source }),
+        }
+    }
+    Ok(())
 }
 
-fn wanted_controllers(res: Option<&LinuxResources>) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    if let Some(r) = res {
-        if r.memory().is_some() {
-            v.push("memory");
-        }
-        if r.pids().is_some() {
-            v.push("pids");
-        }
-        if let Some(c) = r.cpu() {
-            v.push("cpu");
-            if c.cpus().is_some() || c.mems().is_some() {
-                v.push("cpuset");
-            }
-        }
-        if r.block_io().is_some() {
-            v.push("io");
-        }
-        if r.hugepage_limits().is_some() {
-            v.push("hugetlb");
+/// Best effort: a cgroup with processes of its own (the caller's, for a relative
+/// cgroupsPath) cannot enable domain controllers. A limit that then has no file fails with
+/// its own clear error when it is written.
+fn enable_controllers(cg: &Path) {
+    let Ok(available) = std::fs::read_to_string(cg.join("cgroup.controllers")) else {
+        return;
+    };
+    let enabled = std::fs::read_to_string(cg.join("cgroup.subtree_control")).unwrap_or_default();
+    let missing: Vec<String> = available
+        .split_whitespace()
+        .filter(|c| !enabled.split_whitespace().any(|e| e == *c))
+        .map(|c| format!("+{c}"))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let file = cg.join("cgroup.subtree_control");
+    if std::fs::write(&file, missing.join(" ")).is_err() {
+        for c in &missing {
+            let _ = std::fs::write(&file, c);
         }
     }
-    v
 }
 
 fn unsupported(field: &'static str, why: &'static str) -> CgroupError {
@@ -168,14 +146,17 @@ pub fn apply(d: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
                     why: format!("{k:?} is not a cgroup file name"),
                 });
             }
+            // cgroupfs has no way to create a file: say which key is wrong, not "EACCES".
+            if !d.join(k).is_file() {
+                return Err(CgroupError::Invalid {
+                    field: "linux.resources.unified",
+                    why: format!(
+                        "{k:?} is not a file of the container's cgroup (unknown key, or its controller is not available)"
+                    ),
+                });
+            }
             write(&d.join(k), v)?;
         }
-    }
-    if res.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(unsupported(
-            "linux.resources.devices",
-            "the eBPF device controller is not implemented yet",
-        ));
     }
     if res.block_io().is_some()
         || res
@@ -194,6 +175,11 @@ pub fn apply(d: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
             "linux.resources.network",
             "cgroup v2 has no net_cls/net_prio",
         ));
+    }
+    // Last, once everything else was accepted: cgroup v2 has no device files, the rules
+    // become an eBPF program attached to the cgroup.
+    if let Some(devs) = res.devices().as_deref().filter(|d| !d.is_empty()) {
+        devices_bpf::apply(d, &device_rules(devs)?)?;
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use crate::cgroups::{self, CgroupError, Manager};
 use crate::config::{self, Bundle, ConfigError};
 use crate::state::{self, ContainerDir, State, StateError, Status};
 use crate::{hooks, logging, sys};
-use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxNamespaceType};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxNamespaceType};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -193,25 +193,25 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
         cgroup_dirs: Vec::new(),
         child: None,
     };
+    // Devices the config creates must also be usable: allow them in the device cgroup.
+    let device_allow: Vec<LinuxDeviceCgroup> = linux
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|d| {
+            LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .typ(d.typ())
+                .major(d.major())
+                .minor(d.minor())
+                .access("rwm")
+                .build()
+                .ok()
+        })
+        .collect();
     let resources = linux.and_then(|l| l.resources().clone()).map(|mut r| {
-        // Devices the config creates must also be usable: allow them in the device cgroup.
-        if let (Some(devs), Some(rules)) = (
-            linux.and_then(|l| l.devices().as_ref()),
-            r.devices().clone(),
-        ) {
-            let mut rules = rules;
-            for d in devs {
-                if let Ok(rule) = LinuxDeviceCgroupBuilder::default()
-                    .allow(true)
-                    .typ(d.typ())
-                    .major(d.major())
-                    .minor(d.minor())
-                    .access("rwm")
-                    .build()
-                {
-                    rules.push(rule);
-                }
-            }
+        if let Some(mut rules) = r.devices().clone() {
+            rules.extend(device_allow.iter().cloned());
             r.set_devices(Some(rules));
         }
         r
@@ -361,11 +361,14 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
             .as_ref()
             .and_then(|h| h.poststop().clone())
             .unwrap_or_default(),
+        device_allow,
     };
     dir.save(&st)?;
     phases.mark("id maps, cgroup attach, state.json");
     let state_json = st.to_spec_json(Status::Creating).to_string();
-    parent_ch.send(&Msg::Go(state_json.clone()))?;
+    parent_ch
+        .send(&Msg::Go(state_json.clone()))
+        .map_err(|e| stage_err(e, pid, &manager))?;
     loop {
         let (msg, fd) = parent_ch
             .recv_fd()
@@ -381,7 +384,9 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
                         hooks::run("createRuntime", v, state_json.as_bytes())?;
                     }
                 }
-                parent_ch.send(&Msg::HooksDone)?;
+                parent_ch
+                    .send(&Msg::HooksDone)
+                    .map_err(|e| stage_err(e, pid, &manager))?;
             }
             (Msg::Ready, _) => {
                 phases.mark("init: mounts, pivot_root, identity, seccomp (until ready)");
@@ -443,6 +448,13 @@ fn stage_one(
 fn stage_err(e: sync::SyncError, pid: i32, manager: &Manager) -> ProcessError {
     match e {
         sync::SyncError::Eof => ProcessError::Init(init_death(pid, manager)),
+        // A send to an init that already died (e.g. OOM-killed as soon as it ran in its
+        // cgroup, which on v2 it does from its first instruction) is the same death.
+        sync::SyncError::Io(e)
+            if matches!(e.raw_os_error(), Some(libc::EPIPE) | Some(libc::ECONNRESET)) =>
+        {
+            ProcessError::Init(init_death(pid, manager))
+        }
         e => e.into(),
     }
 }

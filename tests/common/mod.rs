@@ -3,6 +3,8 @@
 //! that nothing is left behind.
 #![allow(dead_code)]
 
+pub mod host;
+
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -233,12 +235,10 @@ pub fn cgroup_mounts() -> Vec<PathBuf> {
         .collect()
 }
 
-/// The container's cgroup directory in the hierarchy mounted at `mount`.
+/// The container's cgroup directory in the v1 hierarchy mounted at /sys/fs/cgroup/`mount`,
+/// or on a cgroup v2 host its only directory.
 pub fn cgroup_dir(mount: &str, id: &str) -> PathBuf {
-    Path::new("/sys/fs/cgroup")
-        .join(mount)
-        .join(CGROUP_PREFIX.trim_start_matches('/'))
-        .join(id)
+    host::controller_dir(mount, id)
 }
 
 fn remove_cgroup(id: &str) {
