@@ -42,9 +42,12 @@ fn is_sealed(exe: BorrowedFd<'_>) -> bool {
     if t == OVERLAYFS_SUPER_MAGIC {
         return true;
     }
-    // A memfd lives on tmpfs (hugetlbfs aside) and carries seals.
+    // A memfd lives on tmpfs (hugetlbfs aside) and carries our write seal. Any other tmpfs
+    // file reports F_SEAL_SEAL alone, so "has seals" is not enough: a hako binary run from
+    // /tmp would otherwise count as protected.
     // SAFETY: F_GET_SEALS on a valid fd only reads flags.
-    t == TMPFS_MAGIC && unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) } > 0
+    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
+    t == TMPFS_MAGIC && seals > 0 && seals & libc::F_SEAL_WRITE != 0
 }
 
 /// Re-executes hako from a read-only view of its binary unless it already runs from one.
