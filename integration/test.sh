@@ -28,3 +28,5 @@ cargo fmt --check
 cargo clippy --all-targets --release -- -D warnings
 # Containers are heavy-ish; 4 threads keeps a 2-core box busy without thrashing.
 cargo test --release -- --test-threads=4
+# containerd and Podman driving hako end to end (a private containerd, private Podman storage).
+integration/engines.sh
