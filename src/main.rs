@@ -11,6 +11,7 @@ mod exeseal;
 mod features;
 mod hooks;
 mod logging;
+mod notify;
 mod process;
 mod procfs;
 mod rootfs;
