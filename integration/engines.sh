@@ -5,7 +5,7 @@
 #   integration/engines.sh                # hako (target/release/hako, or $HAKO)
 #   RUNTIME=runc integration/engines.sh   # the same scenarios on runc, to show they test something
 #
-# Needs root, containerd, podman, conmon, script (util-linux), gcc + libc6-dev (a static
+# Needs root, containerd, podman, conmon, python3 (ptys), gcc + libc6-dev (a static
 # sd_notify helper for the busybox image) and busybox-static: integration/setup.sh installs them.
 # Everything lives under one temp dir: containerd gets a private root, state and socket and is
 # stopped by pid; Podman gets a private storage, run root, config and events log. No network:
@@ -31,7 +31,7 @@ if [ -z "$RT_BIN" ] || [ ! -x "$RT_BIN" ]; then
     echo "engines.sh: runtime binary for $RUNTIME not found ($RT_BIN)" >&2
     exit 1
 fi
-for tool in containerd ctr containerd-shim-runc-v2 podman conmon script gcc python3 busybox; do
+for tool in containerd ctr containerd-shim-runc-v2 podman conmon gcc python3 busybox; do
     command -v "$tool" >/dev/null || { echo "engines.sh: $tool missing (integration/setup.sh)" >&2; exit 1; }
 done
 
@@ -214,9 +214,27 @@ c images import --no-unpack=false "$T/busybox.tar" >/dev/null 2>&1 \
     || c images import "$T/busybox.tar" >/dev/null || { not_ok "ctr images import"; exit 1; }
 RRUN=(--runc-binary "$RT_BIN" --runc-root "$T/rt-root")
 
-# In a real pty, the way a user at a terminal would: `script` gives the command one.
+# In a real pty, the way a user at a terminal would have it. (script(1) from util-linux does the
+# same, but with no stdin (CI) it forwards EOF to the pty and races the output: flaky.) The pty
+# stays open until the command exits; everything it printed is read to the end.
 in_pty() { # in_pty COMMAND-STRING: prints what the terminal showed, CRs stripped
-    script -qefc "$1" /dev/null </dev/null | tr -d '\r'
+    python3 - "$1" <<'PY' | tr -d '\r'
+import os, pty, select, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("sh", ["sh", "-c", sys.argv[1]])
+out = b""
+while select.select([fd], [], [], 60)[0]:
+    try:
+        data = os.read(fd, 4096)
+    except OSError:  # EIO: the last holder of the pty's other end is gone
+        break
+    if not data:
+        break
+    out += data
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+PY
 }
 
 # =============================================================================================
@@ -232,6 +250,8 @@ out=$(c tasks exec --exec-id x1 e2e-d sh -c 'echo exec in ctr; exit 4' 2>&1)
 code=$?
 check_eq "ctr task exec: output" "exec in ctr" "$out"
 check_eq "ctr task exec: exit code" 4 "$code"
+out=$(c tasks exec --exec-id x3 --user 65534 --cwd /tmp e2e-d sh -c 'echo "$(id -u) $(pwd)"' 2>&1)
+check_eq "ctr task exec --user --cwd" "65534 /tmp" "$out"
 out=$(in_pty "ctr --address $T/containerd/containerd.sock --namespace $NS tasks exec -t --exec-id x2 e2e-d sh -c 'tty; echo exec tty ok'")
 check_has "ctr task exec -t: a pty" "/dev/pts/" "$out"
 check_has "ctr task exec -t: output" "exec tty ok" "$out"
@@ -264,6 +284,21 @@ c tasks kill -s SIGKILL e2e-mem >/dev/null 2>&1
 c tasks delete -f e2e-mem >/dev/null 2>&1
 c containers delete e2e-mem >/dev/null 2>&1
 
+out=$(c run --rm "${RRUN[@]}" --env GREETING=hi --cwd /tmp "$IMG" e2e-env \
+    sh -c 'echo "$(pwd) $GREETING"' 2>&1)
+check_eq "ctr run --env --cwd" "/tmp hi" "$out"
+
+c run -d "${RRUN[@]}" "$IMG" e2e-all sh -c 'sleep 300 & sleep 300 & wait' >/dev/null 2>&1
+sleep 0.3
+c tasks kill --all -s SIGKILL e2e-all >/dev/null 2>&1
+for _ in $(seq 50); do
+    [ "$(c tasks ls | awk '$1 == "e2e-all" { print $3 }')" = STOPPED ] && break
+    sleep 0.1
+done
+check_eq "ctr task kill --all: STOPPED" STOPPED "$(c tasks ls | awk '$1 == "e2e-all" { print $3 }')"
+c tasks delete e2e-all >/dev/null 2>&1
+c containers delete e2e-all >/dev/null 2>&1
+
 out=$(c run --rm "${RRUN[@]}" "$IMG" e2e-fail /no/such/binary 2>&1)
 code=$?
 check_eq "ctr run of a missing binary: fails" 1 "$code"
@@ -279,6 +314,19 @@ code=$?
 check_eq "podman run --rm: output" "hello from podman" "$out"
 check_eq "podman run --rm: exit code" 5 "$code"
 
+# Podman maps the runtime's error text to the shell's codes: 127 not found, 126 not executable.
+out=$(pm run --rm "${PRUN[@]}" "$IMG" /no/such/binary 2>&1)
+code=$?
+check_eq "podman run of a missing binary: exit code 127" 127 "$code"
+check_has "podman run of a missing binary: the runtime's error" "/no/such/binary" "$out"
+out=$(pm run --rm "${PRUN[@]}" "$IMG" /etc/passwd 2>&1)
+code=$?
+check_eq "podman run of a non-executable file: exit code 126" 126 "$code"
+check_has "podman run of a non-executable file: permission denied" "permission denied" "$out"
+out=$(pm run --rm "${PRUN[@]}" --user 65534:65534 --workdir /tmp --env GREETING=hi \
+    --pids-limit 42 "$IMG" sh -c 'echo "$(id -u):$(id -g) $(pwd) $GREETING $(cat /sys/fs/cgroup/pids/pids.max)"' 2>&1)
+check_eq "podman run --user --workdir --env --pids-limit" "65534:65534 /tmp hi 42" "$out"
+
 pm_cmd="podman --root $T/podman/storage --runroot $T/podman/run --storage-driver overlay"
 out=$(in_pty "$pm_cmd run -it --rm ${PRUN[*]} $IMG sh -c 'tty; echo it ok'")
 check_has "podman run -it: a pty" "/dev/pts/0" "$out"
@@ -293,6 +341,12 @@ out=$(pm exec "$cid" sh -c 'echo exec in podman; exit 6' 2>&1)
 code=$?
 check_eq "podman exec: output" "exec in podman" "$out"
 check_eq "podman exec: exit code" 6 "$code"
+out=$(pm exec --user 65534 --workdir /tmp --env GREETING=hi "$cid" sh -c 'echo "$(id -u) $(pwd) $GREETING"' 2>&1)
+check_eq "podman exec --user --workdir --env" "65534 /tmp hi" "$out"
+out=$(pm exec "$cid" /no/such/binary 2>&1)
+code=$?
+check_eq "podman exec of a missing binary: exit code 127" 127 "$code"
+check_has "podman exec of a missing binary: the runtime's error" "/no/such/binary" "$out"
 out=$(in_pty "$pm_cmd exec -it $cid sh -c 'tty; echo exec it ok'")
 check_has "podman exec -it: a pty" "/dev/pts/" "$out"
 check_has "podman exec -it: output" "exec it ok" "$out"
@@ -310,6 +364,12 @@ check_eq "podman update --memory 96m: visible in the container" 100663296 \
 pm stop -t 5 "$cid" >/dev/null 2>&1
 check_eq "podman stop: exited" exited "$(pm inspect -f '{{.State.Status}}' "$cid" 2>&1)"
 check_eq "podman stop: the TERM trap's exit code" 0 "$(pm inspect -f '{{.State.ExitCode}}' "$cid" 2>&1)"
+pm rm "$cid" >/dev/null 2>&1
+
+# A pid 1 that ignores SIGTERM: stop escalates to SIGKILL after the timeout.
+cid=$(pm run -d "${PRUN[@]}" "$IMG" sleep 300 2>&1)
+pm stop -t 1 "$cid" >/dev/null 2>&1
+check_eq "podman stop of a TERM-ignoring pid 1: killed" 137 "$(pm inspect -f '{{.State.ExitCode}}' "$cid" 2>&1)"
 pm rm "$cid" >/dev/null 2>&1
 
 cid=$(pm run -d "${PRUN[@]}" "$IMG" sleep 300 2>&1)

@@ -4,10 +4,10 @@
 # update alone costs several seconds and needs the network).
 set -euo pipefail
 
-# containerd, podman (+ conmon, util-linux script): integration/engines.sh; gcc + libc6-dev: a static
+# containerd, podman (+ conmon): integration/engines.sh; gcc + libc6-dev: a static
 # sd_notify helper for busybox test images (tests/helpers/sd_notify.c).
 PKGS=(busybox-static runc crun libseccomp-dev pkg-config hyperfine strace python3 apparmor
-      containerd podman conmon util-linux gcc libc6-dev)
+      containerd podman conmon gcc libc6-dev)
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup.sh: must run as root (installs packages)" >&2
