@@ -282,7 +282,13 @@ fn wait_gone(st: &State, timeout: Duration) -> bool {
 }
 
 fn delete(root: &std::path::Path, a: &DeleteArgs) -> Result<i32, CommandError> {
-    let dir = ContainerDir::open(root, &a.id)?;
+    let dir = match ContainerDir::open(root, &a.id) {
+        Ok(d) => d,
+        // runc: `delete --force` of a container that is not there succeeds quietly (Podman
+        // calls it to clean up after a failed create and shows the user any error).
+        Err(StateError::NotExist) if a.force => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
     dir.lock()?;
     let st = match dir.load() {
         Ok(st) => st,
