@@ -41,6 +41,11 @@ PODMAN_CG=/hako-e2e-podman-$$
 IMG=localhost/hako-e2e-busybox:latest
 CTRD_PID=
 LISTENER_PID=
+# Default locations the engines and runtimes create on first use; removed at the end if this
+# run created them (and they hold nothing but empty dirs and hako's seccomp cache).
+DEFAULT_DIRS=(/run/containerd /run/containers /run/hako /run/runc)
+created_dirs=()
+for d in "${DEFAULT_DIRS[@]}"; do [ -e "$d" ] || created_dirs+=("$d"); done
 passed=0
 failed=0
 started=$(date +%s)
@@ -127,6 +132,11 @@ cleanup() {
         [ "$p" != $$ ] && kill -9 "$p" 2>/dev/null
     done
     umount_under "$T"
+    for d in "${created_dirs[@]}"; do
+        [ -d "$d" ] || continue
+        [ "$d" = /run/hako ] && rm -rf /run/hako/@cache
+        find "$d" -depth -type d -empty -delete 2>/dev/null
+    done
     remove_cgroup_tree "/$NS"
     remove_cgroup_tree "$PODMAN_CG"
     rm -rf "$T"
