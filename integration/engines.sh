@@ -347,6 +347,12 @@ out=$(pm run --rm "${PRUN[@]}" --user 65534:65534 --workdir /tmp --env GREETING=
     --pids-limit 42 "$IMG" sh -c 'echo "$(id -u):$(id -g) $(pwd) $GREETING $(cat /sys/fs/cgroup/pids/pids.max)"' 2>&1)
 check_eq "podman run --user --workdir --env --pids-limit" "65534:65534 /tmp hi 42" "$out"
 
+# --read-only and --tmpfs: tmpfs mounts with runc's tmpcopyup extension.
+out=$(pm run --rm "${PRUN[@]}" --read-only --tmpfs /scratch:size=1m "$IMG" \
+    sh -c 'touch /x 2>/dev/null || echo ro; touch /tmp/t /scratch/s && echo tmpfs ok' 2>&1)
+check_eq "podman run --read-only --tmpfs: read-only root, writable tmpfs" "ro
+tmpfs ok" "$out"
+
 pm_cmd="podman --root $T/podman/storage --runroot $T/podman/run --storage-driver overlay"
 out=$(in_pty "$pm_cmd run -it --rm ${PRUN[*]} $IMG sh -c 'tty; echo it ok'")
 check_has "podman run -it: a pty" "/dev/pts/0" "$out"

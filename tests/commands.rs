@@ -110,7 +110,8 @@ fn features_document_describes_hako() {
     );
     assert_eq!(f["potentiallyUnsafeConfigAnnotations"], json!([]));
     let opts = f["mountOptions"].as_array().expect("mountOptions");
-    for refused in ["idmap", "ridmap", "tmpcopyup"] {
+    assert!(opts.contains(&json!("tmpcopyup")));
+    for refused in ["idmap", "ridmap"] {
         assert!(
             !opts.contains(&json!(refused)),
             "{refused} is refused by hako"
