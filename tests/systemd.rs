@@ -107,6 +107,16 @@ fn drain(sock: &UnixDatagram, within: Duration) -> Vec<(String, bool)> {
     got
 }
 
+/// Reads the host socket from a thread while the runtime relays: the relay waits for the
+/// barrier's answer (the pipe closed, as `drain` does by dropping the fd) for up to 30 s.
+fn spawn_drain(
+    sock: &UnixDatagram,
+    within: Duration,
+) -> std::thread::JoinHandle<Vec<(String, bool)>> {
+    let sock = sock.try_clone().expect("clone socket");
+    std::thread::spawn(move || drain(&sock, within))
+}
+
 #[test]
 fn notify_socket_relays_ready_with_mainpid_and_start_waits_for_it() {
     let rt = Runtime::new("notify-start");
@@ -132,6 +142,7 @@ fn notify_socket_relays_ready_with_mainpid_and_start_waits_for_it() {
     let pid = rt.state(&id)["pid"].as_i64().expect("pid");
 
     let t0 = Instant::now();
+    let reader = spawn_drain(&listener, Duration::from_secs(3));
     let mut c = rt.cmd();
     c.env("NOTIFY_SOCKET", &host_sock).args(["start", &id]);
     let out = detached_output(c);
@@ -141,7 +152,11 @@ fn notify_socket_relays_ready_with_mainpid_and_start_waits_for_it() {
         took >= Duration::from_millis(450),
         "start returned before READY: {took:?}"
     );
-    let got = drain(&listener, Duration::from_millis(300));
+    assert!(
+        took < Duration::from_secs(3),
+        "start waited for the barrier: {took:?}"
+    );
+    let got = reader.join().expect("reader");
     let texts: Vec<&str> = got.iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(
         texts,
@@ -170,14 +185,20 @@ fn notify_socket_run_detached_returns_when_the_container_dies_without_ready() {
         .arg(&b.dir)
         .arg(&id);
     let t0 = Instant::now();
+    let reader = spawn_drain(&listener, Duration::from_secs(3));
     let out = detached_output(c);
     assert!(out.status.success(), "run -d: {}", stderr(&out));
+    let took = t0.elapsed();
     assert!(
-        t0.elapsed() >= Duration::from_millis(250),
-        "run -d did not wait"
+        took >= Duration::from_millis(250),
+        "run -d did not wait: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(3),
+        "run -d waited for the barrier: {took:?}"
     );
     let pid = rt.state(&id)["pid"].as_i64().expect("pid");
-    let got = drain(&listener, Duration::from_millis(300));
+    let got = reader.join().expect("reader");
     assert_eq!(got.len(), 3, "{got:?}");
     assert_eq!(got[0].0, "READY=1\n");
     assert_eq!(got[1].0, format!("MAINPID={pid}\n"));
@@ -341,5 +362,37 @@ fn pidfd_socket_receives_pidfds_of_the_init_and_of_exec_processes() {
     let out = detached_output(c);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("pidfd-socket"), "{}", stderr(&out));
+    assert_clean(&rt, &id);
+}
+
+#[test]
+fn notify_socket_run_in_the_foreground_relays_with_its_own_pid() {
+    // runc: in the foreground the runtime is the process that stays, so it is MAINPID.
+    let rt = Runtime::new("notify-fg");
+    let host = HostDir::new("notify-fg");
+    let host_sock = host.0.join("host.sock");
+    let listener = UnixDatagram::bind(&host_sock).expect("bind host socket");
+    let id = unique_id("notify-fg");
+    let b = sh_bundle(&id, "sd-notify READY=1; sleep 0.3; echo done");
+    let child = rt
+        .cmd()
+        .env("NOTIFY_SOCKET", &host_sock)
+        .args(["run", "-b"])
+        .arg(&b.dir)
+        .arg(&id)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn run");
+    let me = child.id();
+    let out = child.wait_with_output().expect("run");
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    assert_eq!(stdout(&out), "done\n");
+    let got = drain(&listener, Duration::from_millis(200));
+    let texts: Vec<&str> = got.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["READY=1\n", &format!("MAINPID={me}\n"), "BARRIER=1"],
+        "{got:?}"
+    );
     assert_clean(&rt, &id);
 }
