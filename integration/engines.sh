@@ -140,6 +140,19 @@ cleanup() {
     remove_cgroup_tree "/$NS"
     remove_cgroup_tree "$PODMAN_CG"
     rm -rf "$T"
+    # Prove it: nothing of this run may remain (a leak fails the suite).
+    local left=""
+    grep -q "$T" /proc/self/mountinfo && left+=" mounts under $T;"
+    for m in $(cgroup_roots); do
+        [ -d "$m/$NS" ] && left+=" cgroup $m/$NS;"
+        [ -d "$m$PODMAN_CG" ] && left+=" cgroup $m$PODMAN_CG;"
+    done
+    pgrep -f "$T" >/dev/null && left+=" processes of $T;"
+    [ -e "$T" ] && left+=" $T;"
+    if [ -n "$left" ]; then
+        echo "engines.sh: left behind:$left" >&2
+        exit 1
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
