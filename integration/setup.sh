@@ -4,7 +4,11 @@
 # update alone costs several seconds and needs the network).
 set -euo pipefail
 
-PKGS=(busybox-static runc crun libseccomp-dev pkg-config hyperfine strace python3 apparmor skopeo umoci)
+# containerd, podman (+ conmon): integration/engines.sh; gcc + libc6-dev: a static
+# sd_notify helper for busybox test images (tests/helpers/sd_notify.c); skopeo + umoci:
+# hako-bundle's tests; apparmor: apparmor_parser for the profile tests.
+PKGS=(busybox-static runc crun libseccomp-dev pkg-config hyperfine strace python3 apparmor
+      skopeo umoci containerd podman conmon gcc libc6-dev)
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup.sh: must run as root (installs packages)" >&2

@@ -90,7 +90,7 @@ pub struct CreateArgs {
     /// path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
-    /// path to an AF_UNIX socket which will receive a pidfd of the container's init (accepted, not yet implemented)
+    /// path to an AF_UNIX socket which will receive a file descriptor referencing the init process
     #[arg(long = "pidfd-socket")]
     pub pidfd_socket: Option<PathBuf>,
     /// specify the file to write the process id to
@@ -159,7 +159,7 @@ pub struct ExecArgs {
     /// path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
-    /// path to an AF_UNIX socket which will receive a pidfd of the process (not yet implemented)
+    /// path to an AF_UNIX socket which will receive a file descriptor referencing the exec process
     #[arg(long = "pidfd-socket")]
     pub pidfd_socket: Option<PathBuf>,
     /// current working directory in the container

@@ -80,11 +80,6 @@ pub fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
         crate::exeseal::ensure_sealed()?;
     }
     match cmd {
-        Command::Create(a) | Command::Run(RunArgs { create: a, .. })
-            if a.pidfd_socket.is_some() =>
-        {
-            Err(msg("--pidfd-socket is not supported yet"))
-        }
         Command::Create(a) => {
             process::create(&create_opts(&root, a, cli, false))?;
             Ok(0)
@@ -132,6 +127,7 @@ fn create_opts<'a>(
         id: &a.id,
         bundle: &a.bundle,
         console_socket: a.console_socket.as_deref(),
+        pidfd_socket: a.pidfd_socket.as_deref(),
         pid_file: a.pid_file.as_deref(),
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
@@ -151,7 +147,37 @@ fn open(root: &std::path::Path, id: &str) -> Result<(ContainerDir, State), Comma
 fn start(root: &std::path::Path, id: &str) -> Result<(), CommandError> {
     let (dir, st) = open(root, id)?;
     dir.lock()?;
-    start_locked(&dir, &st)
+    let relay = bind_relay(&dir)?;
+    start_locked(&dir, &st)?;
+    // The lock goes before the wait: kill and delete must not block on a silent container.
+    drop(dir);
+    if let Some(r) = relay {
+        relay_ready(&r, &st, st.pid)?;
+    }
+    Ok(())
+}
+
+/// The NOTIFY_SOCKET relay, when the caller has a notify socket and the container was
+/// created with one (see notify.rs).
+fn bind_relay(dir: &ContainerDir) -> Result<Option<crate::notify::Relay>, CommandError> {
+    match crate::notify::host_socket() {
+        Some(host) => crate::notify::Relay::bind(dir.borrow_fd(), host)
+            .map_err(|e| ProcessError::from(e).into()),
+        None => Ok(None),
+    }
+}
+
+/// Waits until the container's READY was relayed with MAINPID `mainpid`, or its init died.
+fn relay_ready(relay: &crate::notify::Relay, st: &State, mainpid: i32) -> Result<(), CommandError> {
+    let Ok(pidfd) = sys::pidfd_open(st.pid) else {
+        return Ok(());
+    };
+    if !sys::process_alive(st.pid, st.pid_start) {
+        return Ok(());
+    }
+    relay
+        .forward_ready(pidfd.as_fd(), mainpid)
+        .map_err(|e| ProcessError::from(e).into())
 }
 
 fn start_locked(dir: &ContainerDir, st: &State) -> Result<(), CommandError> {
@@ -271,7 +297,13 @@ fn wait_gone(st: &State, timeout: Duration) -> bool {
 }
 
 fn delete(root: &std::path::Path, a: &DeleteArgs) -> Result<i32, CommandError> {
-    let dir = ContainerDir::open(root, &a.id)?;
+    let dir = match ContainerDir::open(root, &a.id) {
+        Ok(d) => d,
+        // runc: `delete --force` of a container that is not there succeeds quietly (Podman
+        // calls it to clean up after a failed create and shows the user any error).
+        Err(StateError::NotExist) if a.force => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
     dir.lock()?;
     let st = match dir.load() {
         Ok(st) => st,
@@ -404,9 +436,6 @@ fn exec_process(st: &State, a: &ExecArgs) -> Result<oci_spec::runtime::Process, 
 }
 
 fn exec(root: &std::path::Path, a: &ExecArgs) -> Result<i32, CommandError> {
-    if a.pidfd_socket.is_some() {
-        return Err(msg("--pidfd-socket is not supported yet"));
-    }
     let (dir, st) = open(root, &a.id)?;
     match st.status(&dir) {
         Status::Stopped => return Err(msg("cannot exec in a stopped container")),
@@ -462,6 +491,7 @@ fn exec(root: &std::path::Path, a: &ExecArgs) -> Result<i32, CommandError> {
         process: &process,
         seccomp: seccomp.as_ref(),
         console_socket: a.console_socket.as_deref(),
+        pidfd_socket: a.pidfd_socket.as_deref(),
         pid_file: a.pid_file.as_deref(),
         preserve_fds: a.preserve_fds,
         sub_cgroup,
@@ -712,13 +742,33 @@ fn tabulate(rows: &[[String; 6]]) -> String {
 
 fn run(root: &std::path::Path, a: &RunArgs, cli: &Cli) -> Result<i32, CommandError> {
     let created = process::create(&create_opts(root, &a.create, cli, !a.detach))?;
-    if let Err(e) = start_locked(&created.dir, &created.state) {
-        let _ = kill_and_wait(&created.state);
-        let _ = destroy(&created.dir, &created.state);
-        return Err(e);
-    }
+    let started = bind_relay(&created.dir)
+        .and_then(|relay| start_locked(&created.dir, &created.state).map(|()| relay));
+    let relay = match started {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = kill_and_wait(&created.state);
+            let _ = destroy(&created.dir, &created.state);
+            return Err(e);
+        }
+    };
     if a.detach {
+        if let Some(r) = relay {
+            relay_ready(&r, &created.state, created.pid)?;
+        }
         return Ok(0);
+    }
+    if let Some(r) = relay {
+        // runc: in the foreground, hako is the process that stays, so it is MAINPID. The
+        // relay thread must not take the signals the main thread forwards: block them first.
+        crate::signals::block_forwarded();
+        let st = created.state.clone();
+        let me = sys::getpid();
+        std::thread::spawn(move || {
+            if let Err(e) = relay_ready(&r, &st, me) {
+                logging::warn(&e.to_string());
+            }
+        });
     }
     let code = match &created.console {
         Some(sock) => {

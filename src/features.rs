@@ -40,7 +40,7 @@ const HOOKS: &[&str] = &[
 /// Mount options rootfs/options.rs turns into flags, propagation or mount_setattr attributes
 /// (sorted, as runc prints them). Filesystem data options (`mode=`, `size=`…) are passed
 /// through to the filesystem and, as the spec says, not listed. Left out because hako refuses
-/// them today: `tmpcopyup`, `idmap`, `ridmap`, `ratime`, `rnorelatime`, `rnostrictatime`,
+/// them today: `idmap`, `ridmap`, `ratime`, `rnorelatime`, `rnostrictatime`,
 /// `copy-symlink`, `src-nofollow`, `dest-nofollow`; `acl`/`noacl` go to the data string.
 pub const MOUNT_OPTIONS: &[&str] = &[
     "async",
@@ -98,6 +98,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "suid",
     "symfollow",
     "sync",
+    "tmpcopyup",
     "unbindable",
 ];
 
@@ -352,7 +353,7 @@ mod tests {
                 .expect("mount");
             crate::rootfs::validate_mount(&m).unwrap_or_else(|e| panic!("{opt}: {e}"));
         }
-        for refused in ["tmpcopyup", "idmap", "ridmap"] {
+        for refused in ["idmap", "ridmap"] {
             assert!(!MOUNT_OPTIONS.contains(&refused));
         }
     }

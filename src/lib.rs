@@ -12,6 +12,7 @@ mod exeseal;
 mod features;
 mod hooks;
 pub mod logging;
+mod notify;
 mod process;
 mod procfs;
 mod rootfs;

@@ -588,7 +588,6 @@ pub fn getuid() -> u32 {
     unsafe { libc::getuid() }
 }
 
-#[cfg(test)]
 pub fn getpid() -> libc::pid_t {
     // SAFETY: getpid cannot fail.
     unsafe { libc::getpid() }

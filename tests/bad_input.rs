@@ -487,7 +487,10 @@ fn args0_absolute_path_missing() {
     create_fails(
         "args-abs-missing",
         |v, _| v["process"]["args"] = json!(["/bin/nosuchcmd"]),
-        &["\"/bin/nosuchcmd\"", "No such file or directory"],
+        &[
+            "\"/bin/nosuchcmd\"",
+            "stat /bin/nosuchcmd: no such file or directory",
+        ],
     );
 }
 

@@ -110,7 +110,8 @@ fn features_document_describes_hako() {
     );
     assert_eq!(f["potentiallyUnsafeConfigAnnotations"], json!([]));
     let opts = f["mountOptions"].as_array().expect("mountOptions");
-    for refused in ["idmap", "ridmap", "tmpcopyup"] {
+    assert!(opts.contains(&json!("tmpcopyup")));
+    for refused in ["idmap", "ridmap"] {
         assert!(
             !opts.contains(&json!(refused)),
             "{refused} is refused by hako"
@@ -408,4 +409,18 @@ fn events_streams_stats_and_oom_until_the_container_stops() {
     );
     rt.ok(&["delete", &id]);
     assert_clean(&rt, &id);
+}
+
+#[test]
+fn delete_force_of_a_missing_container_succeeds_like_runc() {
+    // Podman runs `delete --force` after a failed create and shows the user whatever the
+    // runtime prints: runc succeeds quietly; without --force it is an error.
+    let rt = Runtime::new("delete-missing");
+    let out = rt.hako(&["delete", "--force", "nosuchcontainer"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    fails_with(
+        &rt.hako(&["delete", "nosuchcontainer"]),
+        "container does not exist",
+    );
 }

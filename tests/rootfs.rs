@@ -1140,3 +1140,46 @@ fn no_new_privileges_is_visible_in_status() {
         assert_clean(&rt, &id);
     }
 }
+
+#[test]
+fn tmpcopyup_starts_the_tmpfs_with_the_images_content() {
+    // Podman's --read-only (tmpfs on /run, /tmp, …) and --tmpfs ask for runc's tmpcopyup.
+    use std::os::unix::fs::PermissionsExt;
+    let rt = Runtime::new("rootfs-tmpcopyup");
+    let id = unique_id("tmpcopyup");
+    let mut b = Bundle::new(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "cat /data/f /data/sub/g; readlink /data/link; stat -c '%a %u' /data/f /data/sub; \
+             grep -c ' /data tmpfs' /proc/self/mounts; echo new > /data/f",
+        ],
+    );
+    let data = b.rootfs().join("data");
+    std::fs::create_dir_all(data.join("sub")).expect("mkdir");
+    std::fs::write(data.join("f"), "image f\n").expect("f");
+    std::fs::write(data.join("sub/g"), "image g\n").expect("g");
+    std::fs::set_permissions(data.join("f"), std::fs::Permissions::from_mode(0o640))
+        .expect("chmod");
+    std::fs::set_permissions(data.join("sub"), std::fs::Permissions::from_mode(0o711))
+        .expect("chmod");
+    std::os::unix::fs::lchown(data.join("sub"), Some(65534), Some(65534)).expect("chown");
+    std::os::unix::fs::symlink("../etc/passwd", data.join("link")).expect("symlink");
+    b.edit(|c| {
+        c["mounts"].as_array_mut().expect("mounts").push(json!({
+            "destination": "/data", "type": "tmpfs", "source": "tmpfs",
+            "options": ["nosuid", "nodev", "tmpcopyup", "mode=755"]}));
+    });
+    let out = rt.run_ok(&b, &id);
+    assert_eq!(
+        out, "image f\nimage g\n../etc/passwd\n640 0\n711 65534\n1\n",
+        "the tmpfs did not start with the image's content"
+    );
+    // Writes went to the tmpfs, not to the image.
+    assert_eq!(
+        std::fs::read_to_string(data.join("f")).expect("f"),
+        "image f\n"
+    );
+    assert_clean(&rt, &id);
+}

@@ -21,6 +21,8 @@ pub struct ExecOpts<'a> {
     pub process: &'a Process,
     pub seccomp: Option<&'a crate::seccomp::Program>,
     pub console_socket: Option<&'a Path>,
+    /// `--pidfd-socket`: receives a pidfd of the process.
+    pub pidfd_socket: Option<&'a Path>,
     pub pid_file: Option<&'a Path>,
     pub preserve_fds: u32,
     /// A sub-cgroup (relative to the container's) to put the process in.
@@ -124,6 +126,14 @@ pub fn exec(o: &ExecOpts<'_>) -> Result<i32, ProcessError> {
             ))));
         }
         Err(e) => return Err(kill(e.into())),
+    }
+    if let Some(p) = o.pidfd_socket {
+        // Our child, not reaped before we wait: the pid cannot have been reused.
+        let fd = sys::pidfd_open(proc_pid).map_err(|source| ProcessError::Sys {
+            what: "open the process's pidfd".into(),
+            source,
+        })?;
+        super::send_pidfd(p, fd.as_fd())?;
     }
     if let Some(p) = o.pid_file {
         super::write_pid_file(p, proc_pid)?;

@@ -31,6 +31,9 @@ pub enum InitError {
     Sync(#[from] super::sync::SyncError),
     #[error("exec: {0:?}: executable file not found in $PATH")]
     NotFound(String),
+    /// runc's wording (Go's stat error): engines and users match on "no such file or directory".
+    #[error("exec: {0:?}: stat {0}: no such file or directory")]
+    NoSuchFile(String),
     #[error("exec: {0:?}: permission denied")]
     NotExecutable(String),
     #[error(transparent)]
@@ -491,10 +494,7 @@ fn find_executable(name: &str, env: &[String]) -> Result<CString, InitError> {
     if name.contains('/') {
         let p = Path::new(name);
         if !p.exists() {
-            return Err(InitError::Sys {
-                step: format!("exec: {name:?}"),
-                source: std::io::Error::from_raw_os_error(libc::ENOENT),
-            });
+            return Err(InitError::NoSuchFile(name.to_string()));
         }
         if !check(p)? {
             return Err(InitError::NotExecutable(name.to_string()));

@@ -37,6 +37,8 @@ pub enum ProcessError {
     Seccomp(#[from] crate::seccomp::SeccompError),
     #[error(transparent)]
     Procfs(#[from] crate::procfs::ProcfsError),
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
     #[error("{0}")]
     Usage(String),
     #[error("unable to {what}: {source}")]
@@ -60,6 +62,8 @@ pub struct CreateOpts<'a> {
     pub id: &'a str,
     pub bundle: &'a Path,
     pub console_socket: Option<&'a Path>,
+    /// `--pidfd-socket`: receives a pidfd of the init (runc 1.2's protocol).
+    pub pidfd_socket: Option<&'a Path>,
     pub pid_file: Option<&'a Path>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
@@ -107,8 +111,20 @@ impl Drop for Cleanup<'_> {
 pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
     let mut phases = logging::Phases::start();
     state::validate_id(o.id)?;
-    let bundle = config::load(o.bundle)?;
+    let mut bundle = config::load(o.bundle)?;
     phases.mark("load and validate config.json");
+    // systemd socket activation: our LISTEN_FDS go to the container first, as fds 3.., then
+    // the --preserve-fds ones (runc's order).
+    let listen_fds = crate::notify::listen_fds()?;
+    if listen_fds > 0 {
+        crate::notify::set_listen_env(&mut bundle.spec, listen_fds);
+    }
+    let preserve_fds = listen_fds + o.preserve_fds;
+    let notify = crate::notify::host_socket().is_some();
+    if notify {
+        crate::notify::setup_spec(&mut bundle.spec, &o.root.join(o.id))?;
+    }
+    let bundle = bundle;
     let spec = &bundle.spec;
     let process = spec
         .process()
@@ -209,6 +225,9 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
                 .ok()
         })
         .collect();
+    if notify {
+        crate::notify::make_dir(&dir.path)?;
+    }
     let resources = linux.and_then(|l| l.resources().clone()).map(|mut r| {
         if let Some(mut rules) = r.devices().clone() {
             rules.extend(device_allow.iter().cloned());
@@ -295,7 +314,7 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
                     .and_then(|(_, theirs)| theirs.try_clone().ok().map(OwnedFd::from)),
                 no_pivot: o.no_pivot,
                 no_new_keyring: o.no_new_keyring,
-                preserve_fds: o.preserve_fds,
+                preserve_fds,
                 cgroup_mounts,
                 joins,
                 new_userns: new_userns || joined_userns,
@@ -395,6 +414,9 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
             (Msg::Error(e), _) => return Err(ProcessError::Init(e)),
             (other, _) => return Err(ProcessError::Init(format!("unexpected message {other:?}"))),
         }
+    }
+    if let Some(p) = o.pidfd_socket {
+        send_pidfd(p, pidfd.as_fd())?;
     }
     if let Some(p) = o.pid_file {
         write_pid_file(p, pid)?;
@@ -535,6 +557,20 @@ fn write_id_maps(pid: i32, bundle: &Bundle) -> Result<(), ProcessError> {
         std::fs::write(&path, text).map_err(sys_err(format!("write {path}")))?;
     }
     Ok(())
+}
+
+/// `--pidfd-socket`: connects to the caller's unix socket and sends `pidfd` with SCM_RIGHTS
+/// (runc 1.2's protocol; receivers such as containerd's shim ignore the payload).
+pub(crate) fn send_pidfd(
+    path: &Path,
+    pidfd: std::os::fd::BorrowedFd<'_>,
+) -> Result<(), ProcessError> {
+    let sock = crate::console::connect(path)
+        .map_err(|e| ProcessError::Usage(format!("--pidfd-socket: {e}")))?;
+    sys::send_fd(sock.as_fd(), b"pidfd", pidfd.as_raw_fd()).map_err(sys_err(format!(
+        "send the pidfd to --pidfd-socket {}",
+        path.display()
+    )))
 }
 
 /// runc's pid file: host pid, no trailing newline, written atomically.

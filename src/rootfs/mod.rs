@@ -267,6 +267,16 @@ fn mount_one(ctx: &Context<'_>, root: BorrowedFd<'_>, m: &Mount) -> Result<(), R
         .as_ref()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| typ.clone());
+    // tmpcopyup: the image's content of the destination, read through an fd taken before the
+    // tmpfs covers it.
+    let copy_from = if opts.tmpcopyup && typ == "tmpfs" {
+        Some(
+            sys::openat2(root, &dest, libc::O_RDONLY | libc::O_DIRECTORY, 0, RESOLVE)
+                .map_err(io_err("unable to open for tmpcopyup", &dest))?,
+        )
+    } else {
+        None
+    };
     let data = opts.data.join(",");
     let csrc = c(&source)?;
     let ctyp = c(&typ)?;
@@ -284,7 +294,48 @@ fn mount_one(ctx: &Context<'_>, root: BorrowedFd<'_>, m: &Mount) -> Result<(), R
         fstype: typ.clone(),
         err,
     })?;
+    if let Some(from) = copy_from {
+        let top = sys::openat2(root, &dest, libc::O_RDONLY | libc::O_DIRECTORY, 0, RESOLVE)
+            .map_err(io_err("unable to open the new tmpfs", &dest))?;
+        copy_tree(&sys::fd_path(from.as_fd()), &sys::fd_path(top.as_fd())).map_err(io_err(
+            "tmpcopyup: unable to copy the image's content to",
+            &dest,
+        ))?;
+    }
     after_mount(root, &dest, &opts)
+}
+
+/// Copies the tree under `from` into `to` (an empty directory), keeping modes and owners;
+/// symlinks are copied as links, never followed. Used for `tmpcopyup`, before the container
+/// runs, on paths inside the rootfs reached through fds.
+fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let meta = std::fs::symlink_metadata(&src)?;
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if ft.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if ft.is_file() {
+            std::fs::copy(&src, &dst)?;
+        } else {
+            // Devices, fifos and sockets: the same node.
+            let c = sys::cstr(&dst)?;
+            // SAFETY: mknod with a valid C string and the source's mode and device number.
+            if unsafe { libc::mknod(c.as_ptr(), meta.mode() as libc::mode_t, meta.rdev()) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        std::os::unix::fs::lchown(&dst, Some(meta.uid()), Some(meta.gid()))?;
+        if !ft.is_symlink() {
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        }
+    }
+    Ok(())
 }
 
 /// Filesystems whose mount point must be an ordinary directory: mounted through a symlink,

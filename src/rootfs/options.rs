@@ -22,6 +22,9 @@ pub struct MountOptions {
     pub rec_attr: MountAttr,
     /// Everything else, passed as the filesystem's data string.
     pub data: Vec<String>,
+    /// `tmpcopyup` (runc's extension, tmpfs only): the new tmpfs starts with a copy of what
+    /// the destination directory held in the image.
+    pub tmpcopyup: bool,
 }
 
 pub fn propagation_flag(name: &str) -> Option<c_ulong> {
@@ -107,7 +110,6 @@ fn recursive_atime(name: &str) -> Option<u64> {
 
 /// Options hako recognises but does not implement yet: an error, not a silent data string.
 const UNIMPLEMENTED: &[&str] = &[
-    "tmpcopyup",
     "idmap",
     "ridmap",
     "copy-symlink",
@@ -125,6 +127,8 @@ pub fn parse(options: &[String]) -> Result<MountOptions, String> {
         let name = opt.as_str();
         if name == "bind" {
             o.bind = true;
+        } else if name == "tmpcopyup" {
+            o.tmpcopyup = true;
         } else if name == "rbind" {
             o.bind = true;
             o.recursive_bind = true;
