@@ -1427,12 +1427,8 @@ fn create_killed_after_each_phase_leaves_nothing_delete_cannot_remove() {
             stdout(&list),
             stderr(&state)
         );
-        if c.rt.root.join(&c.id).exists() {
-            c.ok(&["delete", "--force", &c.id]);
-        } else {
-            let del = c.hako(&["delete", "--force", &c.id]);
-            c.expect_error(&del, &["container does not exist"]);
-        }
+        // (Of a container that never got a state dir too: runc's delete --force is quiet.)
+        c.ok(&["delete", "--force", &c.id]);
         // The seccomp cache is not part of the container.
         let _ = std::fs::remove_dir_all(c.rt.root.join("@cache"));
         c.assert_clean();

@@ -220,7 +220,7 @@ fn bad_namespace_paths_are_refused() {
     let uts_of_self = format!("/proc/{}/ns/uts", std::process::id());
     let missing = host.0.join("missing");
     for (path, want) in [
-        (regular.display().to_string(), "is not a namespace file"),
+        (regular.display().to_string(), "not a namespace file"),
         (uts_of_self, "is not a network namespace"),
         (missing.display().to_string(), "missing"),
     ] {
