@@ -10,20 +10,15 @@ use std::process::Command;
 
 const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/apparmor/hako-default");
 
-fn apparmor_enabled() -> bool {
-    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-        .is_ok_and(|s| s.trim() == "Y")
-}
-
 fn main() {
     let args = Arguments::from_args();
-    let aa = apparmor_enabled();
+    let aa = host::Needs::AppArmor.present();
     let needs_aa = |name: &'static str, f: fn() -> Result<(), Failed>| {
         let t = Trial::test(name, f);
         if aa {
             t
         } else {
-            t.with_kind("needs AppArmor: the kernel has no AppArmor LSM")
+            t.with_kind(host::Needs::AppArmor.label())
                 .with_ignored_flag(true)
         }
     };
