@@ -22,6 +22,9 @@ fi
 command -v cargo >/dev/null || { echo "test.sh: cargo not found (install rustup)" >&2; exit 1; }
 
 set -x
+# The fuzz crate has its own lock file (it is its own workspace): fail in seconds, not after
+# the whole suite, when a dependency change was not carried into it.
+(cd fuzz && cargo metadata --locked --format-version 1 >/dev/null)
 # Build first: integration tests exec target/release/hako.
 cargo build --release
 cargo fmt --check
