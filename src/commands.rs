@@ -272,9 +272,19 @@ fn signal_cgroup(st: &State, sig: libc::c_int) {
     {
         return;
     }
+    // Otherwise freeze the cgroup around the loop, as runc does, so that no process forks a
+    // child the loop never sees; a container that was paused stays paused (its processes
+    // get the signal when resumed).
+    let freezer = st
+        .freezer
+        .as_deref()
+        .filter(|f| !cgroups::is_frozen(f) && freeze_and_wait(f).is_ok());
     for pid in cgroups::pids(&st.cgroup_dirs) {
         // SAFETY: kill with integer arguments.
         unsafe { libc::kill(pid, sig) };
+    }
+    if let Some(f) = freezer {
+        thaw(f);
     }
 }
 
@@ -520,18 +530,23 @@ fn pause(root: &std::path::Path, id: &str, freeze: bool) -> Result<i32, CommandE
         thaw(f);
         return Ok(0);
     }
+    freeze_and_wait(f)?;
+    Ok(0)
+}
+
+/// Freezes the cgroup and waits until every task is frozen (v1 passes through FREEZING).
+fn freeze_and_wait(f: &std::path::Path) -> Result<(), CommandError> {
     let v2 = f.ends_with("cgroup.freeze");
     cgroups::write(f, if v2 { "1" } else { "FROZEN" })?;
-    // v1 passes through FREEZING; report success only once every task is frozen.
     let state_file = if v2 {
         f.with_file_name("cgroup.events")
     } else {
-        f.clone()
+        f.to_path_buf()
     };
     for _ in 0..1000 {
         let s = std::fs::read_to_string(&state_file).unwrap_or_default();
         if (v2 && s.contains("frozen 1")) || (!v2 && s.trim() == "FROZEN") {
-            return Ok(0);
+            return Ok(());
         }
         std::thread::sleep(Duration::from_millis(1));
     }

@@ -16,7 +16,7 @@
 //! as memory+swap like v1). Missing files (an unmounted controller, no swap accounting) give
 //! zeros, never an error.
 
-use crate::cgroups::{CgroupError, Manager, Mode};
+use crate::cgroups::{self, CgroupError, Manager, Mode};
 use crate::state::{ContainerDir, StateError, Status};
 use crate::sys;
 use serde_json::{Map, Value, json};
@@ -390,39 +390,6 @@ fn cpu_list(s: &str) -> Vec<u64> {
         }
     }
     out
-}
-
-/// The hugepage sizes of the host as runc names them ("2MB", "1GB").
-fn hugepage_sizes() -> Vec<String> {
-    let mut sizes: Vec<(u64, String)> = std::fs::read_dir("/sys/kernel/mm/hugepages")
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| {
-                    let name = e.file_name().into_string().ok()?;
-                    let kb: u64 = name
-                        .strip_prefix("hugepages-")?
-                        .strip_suffix("kB")?
-                        .parse()
-                        .ok()?;
-                    Some((kb, size_name(kb.saturating_mul(1024))))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    sizes.sort();
-    sizes.into_iter().map(|(_, n)| n).collect()
-}
-
-/// go-units CustomSize("%g%s", bytes, 1024, B/KB/MB/GB/TB/PB).
-fn size_name(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KB", "MB", "GB", "TB", "PB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < UNITS.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    format!("{v}{}", UNITS[i])
 }
 
 pub fn stats(m: &Manager) -> Value {
@@ -812,7 +779,7 @@ fn hugetlb(m: &Manager) -> Value {
     let mut o = Map::new();
     let v1 = m.v1_dir("hugetlb");
     let v2 = m.v2_dir();
-    for size in hugepage_sizes() {
+    for size in cgroups::hugepage_sizes() {
         let mut e = Map::new();
         if let Some(d) = v1 {
             let p = format!("hugetlb.{size}.");
@@ -872,12 +839,9 @@ mod tests {
     }
 
     #[test]
-    fn cpu_lists_and_page_sizes() {
+    fn cpu_lists() {
         assert_eq!(cpu_list("0-2,5\n"), vec![0, 1, 2, 5]);
         assert_eq!(cpu_list(""), Vec::<u64>::new());
-        assert_eq!(size_name(2048 * 1024), "2MB");
-        assert_eq!(size_name(1 << 30), "1GB");
-        assert_eq!(size_name(64 * 1024), "64KB");
     }
 
     #[test]

@@ -1151,12 +1151,11 @@ fn cgroups_path_with_dotdot() {
 }
 
 #[test]
-fn resources_block_io_unsupported() {
-    // runc applies blkio.weight; hako does not support blockIO yet and says so.
+fn hugepage_size_the_host_lacks() {
     create_fails(
-        "res-blockio",
-        |v, _| v["linux"]["resources"]["blockIO"] = json!({"weight": 100}),
-        &["linux.resources.blockIO"],
+        "res-hugepage",
+        |v, _| v["linux"]["resources"]["hugepageLimits"] = json!([{"pageSize": "3MB", "limit": 1}]),
+        &["pageSize", "3MB"],
     );
 }
 

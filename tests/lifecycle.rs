@@ -414,8 +414,11 @@ fn rootless_true_turns_cgroup_errors_into_warnings() {
     let rt = Runtime::new("rootless-true");
     let id = unique_id("rootlesstrue");
     let mut b = Bundle::new(&id, &["echo", "ran"]);
-    // blockIO is not implemented on v1 yet: normally a hard error.
-    b.edit(|c| c["linux"]["resources"]["blockIO"] = serde_json::json!({"weight": 100}));
+    // A hugepage size no host has: normally a hard error.
+    b.edit(|c| {
+        c["linux"]["resources"]["hugepageLimits"] =
+            serde_json::json!([{"pageSize": "3MB", "limit": 1}])
+    });
     let (code, _, err) = rt.run(&b, &id);
     assert_eq!(code, 1, "{err}");
     let out = rt

@@ -48,8 +48,9 @@ kdir=$("$here/setup.sh" | tail -n 1)
 kver=$(ls "$kdir/modules")
 
 # ---- initramfs, cached by the hash of everything that goes into it -------------------
-# 9p for the shares, overlay for /etc; virtio-pci and virtio-console are built in.
-modules=(9p 9pnet_virtio overlay)
+# 9p for the shares, overlay for /etc, virtio_blk for the scratch disk; virtio-pci and
+# virtio-console are built in.
+modules=(9p 9pnet_virtio overlay virtio_blk)
 read -r -a extra_modules <<<"${GUEST_MODULES:-}"
 modules+=("${extra_modules[@]}")
 busybox=/bin/busybox
@@ -67,6 +68,7 @@ fi
 
 # ---- the run directory: command script, share list, status --------------------------
 run=$(mktemp -d /tmp/hako-guest.XXXXXX)
+truncate -s 16M "$run/scratch.img"
 pid=
 # shellcheck disable=SC2317  # invoked by the trap
 cleanup() {
@@ -165,7 +167,9 @@ qemu=(qemu-system-x86_64 -nodefaults -no-user-config -no-reboot
     -device "virtio-9p-pci,fsdev=usr,mount_tag=usr"
     -fsdev "local,id=etc,path=/etc,security_model=passthrough,readonly=on"
     -device "virtio-9p-pci,fsdev=etc,mount_tag=etc"
-    "${qemu_shares[@]}")
+    "${qemu_shares[@]}"
+    # An empty scratch disk (vda in the guest): a real block device for blockIO/io.max tests.
+    -drive "file=$run/scratch.img,if=none,format=raw,id=scratch" -device "virtio-blk-pci,drive=scratch")
 read -r -a extra_qemu <<<"${GUEST_QEMU_OPTS:-}"
 qemu+=("${extra_qemu[@]}")
 

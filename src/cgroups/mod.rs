@@ -10,7 +10,8 @@ pub mod devices_bpf;
 mod v1;
 mod v2;
 
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxRdma, LinuxResources};
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -395,14 +396,32 @@ pub fn is_frozen(freezer_file: &Path) -> bool {
     })
 }
 
-/// Every pid in the container's cgroup (the first directory that lists them).
+/// Every pid in the container's cgroup and the cgroups below it (made by the container or a
+/// nested runtime), from the first hierarchy that lists them: each process is in exactly
+/// one cgroup of every hierarchy, so one hierarchy holds them all.
 pub fn pids(dirs: &[PathBuf]) -> Vec<i32> {
     for d in dirs {
-        if let Ok(text) = std::fs::read_to_string(d.join("cgroup.procs")) {
-            return text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        let mut out = Vec::new();
+        if collect_pids(d, &mut out) {
+            return out;
         }
     }
     Vec::new()
+}
+
+fn collect_pids(d: &Path, out: &mut Vec<i32>) -> bool {
+    let Ok(text) = std::fs::read_to_string(d.join("cgroup.procs")) else {
+        return false;
+    };
+    out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    if let Ok(rd) = std::fs::read_dir(d) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                collect_pids(&e.path(), out);
+            }
+        }
+    }
+    true
 }
 
 /// Removes the container's cgroup directories, with any child cgroups made in them (by a
@@ -437,6 +456,81 @@ pub fn destroy(dirs: &[PathBuf]) -> Result<(), CgroupError> {
         }
     }
     Ok(())
+}
+
+/// rdma.max (the same file in v1 and v2): `DEVICE hca_handle=N hca_object=M`, leaving out what
+/// the config leaves out. The kernel refuses a device it does not have.
+pub fn write_rdma(d: &Path, rdma: &HashMap<String, LinuxRdma>) -> Result<(), CgroupError> {
+    let mut devices: Vec<_> = rdma.iter().collect();
+    devices.sort_by(|a, b| a.0.cmp(b.0));
+    for (dev, l) in devices {
+        write(&d.join("rdma.max"), &rdma_line(dev, l))?;
+    }
+    Ok(())
+}
+
+fn rdma_line(dev: &str, l: &LinuxRdma) -> String {
+    let mut line = dev.to_string();
+    if let Some(n) = l.hca_handles() {
+        line.push_str(&format!(" hca_handle={n}"));
+    }
+    if let Some(n) = l.hca_objects() {
+        line.push_str(&format!(" hca_object={n}"));
+    }
+    line
+}
+
+/// The hugepage sizes of the host as runc names them ("2MB", "1GB"), smallest first.
+pub fn hugepage_sizes() -> Vec<String> {
+    let mut sizes: Vec<(u64, String)> = std::fs::read_dir("/sys/kernel/mm/hugepages")
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().into_string().ok()?;
+                    let kb: u64 = name
+                        .strip_prefix("hugepages-")?
+                        .strip_suffix("kB")?
+                        .parse()
+                        .ok()?;
+                    Some((kb, size_name(kb.saturating_mul(1024))))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    sizes.sort();
+    sizes.into_iter().map(|(_, n)| n).collect()
+}
+
+/// go-units CustomSize("%g%s", bytes, 1024, B/KB/MB/GB/TB/PB).
+fn size_name(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KB", "MB", "GB", "TB", "PB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{v}{}", UNITS[i])
+}
+
+/// A hugepageLimits pageSize must be one of the host's sizes (it also becomes part of a file
+/// name, so nothing else may pass).
+pub fn check_page_size(size: &str) -> Result<(), CgroupError> {
+    let sizes = hugepage_sizes();
+    if sizes.iter().any(|s| s == size) {
+        return Ok(());
+    }
+    Err(CgroupError::Invalid {
+        field: "linux.resources.hugepageLimits[].pageSize",
+        why: format!(
+            "{size:?} is not a hugepage size of this host (it has: {})",
+            if sizes.is_empty() {
+                "none".to_string()
+            } else {
+                sizes.join(", ")
+            }
+        ),
+    })
 }
 
 /// runc's default device allow-list (specconv.AllowedDevices): applied after the config's
@@ -535,6 +629,25 @@ mod tests {
     fn detects_unified_layout() {
         let l = Layout::parse("30 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n");
         assert_eq!(l.mode, Mode::Unified);
+    }
+
+    #[test]
+    fn rdma_lines_leave_out_unset_limits() {
+        let l: LinuxRdma = serde_json::from_str(r#"{"hcaHandles": 3}"#).unwrap();
+        assert_eq!(rdma_line("mlx5_0", &l), "mlx5_0 hca_handle=3");
+        let l: LinuxRdma = serde_json::from_str(r#"{"hcaHandles": 3, "hcaObjects": 100}"#).unwrap();
+        assert_eq!(
+            rdma_line("mlx5_0", &l),
+            "mlx5_0 hca_handle=3 hca_object=100"
+        );
+    }
+
+    #[test]
+    fn hugepage_size_names_follow_go_units() {
+        assert_eq!(size_name(2 << 20), "2MB");
+        assert_eq!(size_name(1 << 30), "1GB");
+        assert_eq!(size_name(64 << 10), "64KB");
+        assert!(check_page_size("3MB/../x").is_err());
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! and the resource files.
 
 use super::{CgroupError, Hierarchy, Manager, device_rule_text, write};
-use oci_spec::runtime::LinuxResources;
-use std::path::Path;
+use oci_spec::runtime::{
+    LinuxBlockIo, LinuxHugepageLimit, LinuxNetwork, LinuxResources, LinuxThrottleDevice,
+};
+use std::path::{Path, PathBuf};
 
 pub fn create(h: &Hierarchy, dir: &Path) -> Result<(), CgroupError> {
     if h.has("cpuset") {
@@ -186,36 +188,137 @@ pub fn apply(m: &Manager, res: &LinuxResources) -> Result<(), CgroupError> {
         let d = dir_for(m, "devices", "linux.resources.devices")?;
         apply_devices(d, devs)?;
     }
-    if res.block_io().is_some() {
-        return Err(unsupported(
-            "linux.resources.blockIO",
-            "not implemented yet",
-        ));
+    if let Some(b) = res.block_io() {
+        apply_blkio(m, b)?;
     }
-    if res
-        .hugepage_limits()
-        .as_ref()
-        .is_some_and(|h| !h.is_empty())
-    {
-        return Err(unsupported(
-            "linux.resources.hugepageLimits",
-            "not implemented yet",
-        ));
+    if let Some(limits) = res.hugepage_limits().as_deref().filter(|h| !h.is_empty()) {
+        apply_hugetlb(m, limits)?;
     }
-    if res.network().is_some() {
-        return Err(unsupported(
-            "linux.resources.network",
-            "not implemented yet",
-        ));
+    if let Some(net) = res.network() {
+        apply_network(m, net)?;
     }
-    if res.rdma().as_ref().is_some_and(|r| !r.is_empty()) {
-        return Err(unsupported("linux.resources.rdma", "not implemented yet"));
+    if let Some(rdma) = res.rdma().as_ref().filter(|r| !r.is_empty()) {
+        let d = dir_for(m, "rdma", "linux.resources.rdma")?;
+        super::write_rdma(d, rdma)?;
     }
     if res.unified().as_ref().is_some_and(|u| !u.is_empty()) {
         return Err(CgroupError::Invalid {
             field: "linux.resources.unified",
             why: "invalid configuration: cannot use unified on cgroup v1".to_string(),
         });
+    }
+    Ok(())
+}
+
+/// blkio: proportional weights (CFQ's blkio.weight is gone since Linux 5.0; BFQ offers
+/// blkio.bfq.weight where it is built with group scheduling) and throttling.
+fn apply_blkio(m: &Manager, b: &LinuxBlockIo) -> Result<(), CgroupError> {
+    let d = dir_for(m, "blkio", "linux.resources.blockIO")?;
+    let first = |names: &[&str]| names.iter().map(|n| d.join(n)).find(|f| f.exists());
+    const NO_WEIGHT: &str = "the kernel has no proportional-weight IO scheduler for cgroup v1 (no blkio.weight or blkio.bfq.weight)";
+    if let Some(w) = b.weight() {
+        let f = first(&["blkio.weight", "blkio.bfq.weight"])
+            .ok_or(unsupported("linux.resources.blockIO.weight", NO_WEIGHT))?;
+        write(&f, &w.to_string())?;
+    }
+    if let Some(w) = b.leaf_weight() {
+        let f = first(&["blkio.leaf_weight"]).ok_or(unsupported(
+            "linux.resources.blockIO.leafWeight",
+            "the kernel has no blkio.leaf_weight (CFQ)",
+        ))?;
+        write(&f, &w.to_string())?;
+    }
+    for wd in b.weight_device().as_deref().unwrap_or_default() {
+        let dev = format!("{}:{}", wd.major(), wd.minor());
+        if let Some(w) = wd.weight() {
+            let f = first(&["blkio.weight_device", "blkio.bfq.weight_device"]).ok_or(
+                unsupported("linux.resources.blockIO.weightDevice", NO_WEIGHT),
+            )?;
+            write(&f, &format!("{dev} {w}"))?;
+        }
+        if let Some(w) = wd.leaf_weight() {
+            let f = first(&["blkio.leaf_weight_device"]).ok_or(unsupported(
+                "linux.resources.blockIO.weightDevice[].leafWeight",
+                "the kernel has no blkio.leaf_weight_device (CFQ)",
+            ))?;
+            write(&f, &format!("{dev} {w}"))?;
+        }
+    }
+    let throttles: [(&Option<Vec<LinuxThrottleDevice>>, &str); 4] = [
+        (
+            b.throttle_read_bps_device(),
+            "blkio.throttle.read_bps_device",
+        ),
+        (
+            b.throttle_write_bps_device(),
+            "blkio.throttle.write_bps_device",
+        ),
+        (
+            b.throttle_read_iops_device(),
+            "blkio.throttle.read_iops_device",
+        ),
+        (
+            b.throttle_write_iops_device(),
+            "blkio.throttle.write_iops_device",
+        ),
+    ];
+    for (list, file) in throttles {
+        for t in list.as_deref().unwrap_or_default() {
+            let f = first(&[file]).ok_or(unsupported(
+                "linux.resources.blockIO.throttle*",
+                "the kernel has no blkio throttling (CONFIG_BLK_DEV_THROTTLING)",
+            ))?;
+            // A rate of 0 removes the device's limit.
+            write(&f, &format!("{}:{} {}", t.major(), t.minor(), t.rate()))?;
+        }
+    }
+    Ok(())
+}
+
+/// hugetlb limits go to the v1 hugetlb hierarchy; on a hybrid host whose hugetlb controller
+/// lives in the cgroup2 tree (like this project's CI host) they go there, if the host enabled
+/// it for the container's cgroup (hako never enables controllers in cgroups it did not make).
+fn apply_hugetlb(m: &Manager, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
+    let v1 = m.dirs.iter().find(|(i, _)| {
+        let h = &m.layout.hierarchies[*i];
+        !h.v2 && h.has("hugetlb")
+    });
+    let Some((_, d)) = v1 else {
+        return match m.v2_dir() {
+            Some(d) => super::v2::apply_hugetlb(d, limits),
+            None => Err(unsupported(
+                "linux.resources.hugepageLimits",
+                "the hugetlb controller is not mounted on this host",
+            )),
+        };
+    };
+    for l in limits {
+        super::check_page_size(l.page_size())?;
+        let value = l.limit().to_string();
+        let file = |suffix: &str| d.join(format!("hugetlb.{}.{suffix}", l.page_size()));
+        write(&file("limit_in_bytes"), &value)?;
+        // Reservations (Linux 5.7+) are limited alike, as runc does, so that a mapping that
+        // is reserved but not yet faulted in cannot overrun the limit.
+        let rsvd: PathBuf = file("rsvd.limit_in_bytes");
+        if rsvd.exists() {
+            write(&rsvd, &value)?;
+        }
+    }
+    Ok(())
+}
+
+/// net_cls.classid and net_prio.ifpriomap (v1 only: cgroup v2 has neither).
+fn apply_network(m: &Manager, net: &LinuxNetwork) -> Result<(), CgroupError> {
+    if let Some(id) = net.class_id() {
+        let d = dir_for(m, "net_cls", "linux.resources.network.classID")?;
+        write(&d.join("net_cls.classid"), &id.to_string())?;
+    }
+    for p in net.priorities().as_deref().unwrap_or_default() {
+        let d = dir_for(m, "net_prio", "linux.resources.network.priorities")?;
+        write(
+            &d.join("net_prio.ifpriomap"),
+            &format!("{} {}", p.name(), p.priority()),
+        )?;
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! cgroup v2: directory creation with controllers enabled down the path, and the resource files.
 
 use super::{CgroupError, device_rules, devices_bpf, write};
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxBlockIo, LinuxHugepageLimit, LinuxResources};
 use std::path::Path;
 
 const MODE: &str = "cgroup v2";
@@ -76,6 +76,105 @@ pub fn shares_to_weight(shares: u64) -> u64 {
         return 0;
     }
     1 + ((shares.saturating_sub(2)) * 9999) / 262_142
+}
+
+/// blkio weight (v1, 10..1000) to io.weight (v2, 1..10000), as runc and crun convert.
+pub fn blkio_weight_to_io_weight(w: u16) -> u64 {
+    1 + (u64::from(w).saturating_sub(10) * 9999) / 990
+}
+
+/// The io controller: weights through BFQ's io.bfq.weight when the BFQ scheduler is there
+/// (it takes v1's scale as is), else io.weight (iocost) converted; throttling in io.max.
+fn apply_io(d: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
+    let bfq = d.join("io.bfq.weight");
+    let iocost = d.join("io.weight");
+    let (weight_file, convert) = if bfq.exists() {
+        (Some(bfq), false)
+    } else if iocost.exists() {
+        (Some(iocost), true)
+    } else {
+        (None, false)
+    };
+    let weight = |w: u16| {
+        if convert {
+            blkio_weight_to_io_weight(w).to_string()
+        } else {
+            w.to_string()
+        }
+    };
+    let no_weight = || {
+        unsupported(
+            "linux.resources.blockIO.weight",
+            "neither io.bfq.weight nor io.weight exists in the container's cgroup (io controller not available, or no BFQ/iocost)",
+        )
+    };
+    if let Some(w) = b.weight() {
+        write(weight_file.as_ref().ok_or_else(no_weight)?, &weight(w))?;
+    }
+    let leaf = b.leaf_weight().is_some()
+        || b.weight_device()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(|wd| wd.leaf_weight().is_some());
+    if leaf {
+        return Err(unsupported(
+            "linux.resources.blockIO.leafWeight",
+            "cgroup v2 has no leaf weights",
+        ));
+    }
+    for wd in b.weight_device().as_deref().unwrap_or_default() {
+        if let Some(w) = wd.weight() {
+            let f = weight_file.as_ref().ok_or_else(no_weight)?;
+            write(f, &format!("{}:{} {}", wd.major(), wd.minor(), weight(w)))?;
+        }
+    }
+    let throttles = [
+        (b.throttle_read_bps_device(), "rbps"),
+        (b.throttle_write_bps_device(), "wbps"),
+        (b.throttle_read_iops_device(), "riops"),
+        (b.throttle_write_iops_device(), "wiops"),
+    ];
+    let max = d.join("io.max");
+    for (list, key) in throttles {
+        for t in list.as_deref().unwrap_or_default() {
+            if !max.exists() {
+                return Err(unsupported(
+                    "linux.resources.blockIO.throttle*",
+                    "the container's cgroup has no io.max (io controller not available)",
+                ));
+            }
+            // 0 means "no limit", as in cgroup v1.
+            let rate = if t.rate() == 0 {
+                "max".to_string()
+            } else {
+                t.rate().to_string()
+            };
+            write(&max, &format!("{}:{} {key}={rate}", t.major(), t.minor()))?;
+        }
+    }
+    Ok(())
+}
+
+/// hugetlb.<size>.max, and .rsvd.max where the kernel has it (5.7+), as runc does.
+pub fn apply_hugetlb(d: &Path, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
+    for l in limits {
+        super::check_page_size(l.page_size())?;
+        let max = d.join(format!("hugetlb.{}.max", l.page_size()));
+        if !max.exists() {
+            return Err(unsupported(
+                "linux.resources.hugepageLimits",
+                "the hugetlb controller is not enabled for the container's cgroup",
+            ));
+        }
+        let value = max_or(l.limit());
+        write(&max, &value)?;
+        let rsvd = d.join(format!("hugetlb.{}.rsvd.max", l.page_size()));
+        if rsvd.exists() {
+            write(&rsvd, &value)?;
+        }
+    }
+    Ok(())
 }
 
 pub fn apply(d: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
@@ -158,17 +257,20 @@ pub fn apply(d: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
             write(&d.join(k), v)?;
         }
     }
-    if res.block_io().is_some()
-        || res
-            .hugepage_limits()
-            .as_ref()
-            .is_some_and(|h| !h.is_empty())
-        || res.rdma().as_ref().is_some_and(|r| !r.is_empty())
-    {
-        return Err(unsupported(
-            "linux.resources.blockIO/hugepageLimits/rdma",
-            "not implemented yet",
-        ));
+    if let Some(b) = res.block_io() {
+        apply_io(d, b)?;
+    }
+    if let Some(limits) = res.hugepage_limits().as_deref().filter(|h| !h.is_empty()) {
+        apply_hugetlb(d, limits)?;
+    }
+    if let Some(rdma) = res.rdma().as_ref().filter(|r| !r.is_empty()) {
+        if !d.join("rdma.max").exists() {
+            return Err(unsupported(
+                "linux.resources.rdma",
+                "the rdma controller is not available to the container's cgroup",
+            ));
+        }
+        super::write_rdma(d, rdma)?;
     }
     if res.network().is_some() {
         return Err(unsupported(
@@ -193,5 +295,12 @@ mod tests {
         assert_eq!(shares_to_weight(2), 1);
         assert_eq!(shares_to_weight(1024), 39);
         assert_eq!(shares_to_weight(262_144), 10_000);
+    }
+
+    #[test]
+    fn blkio_weight_converts_like_runc() {
+        assert_eq!(blkio_weight_to_io_weight(10), 1);
+        assert_eq!(blkio_weight_to_io_weight(500), 4950);
+        assert_eq!(blkio_weight_to_io_weight(1000), 10_000);
     }
 }
