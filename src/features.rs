@@ -225,7 +225,7 @@ pub fn document() -> Value {
                 "v2": true,
                 "systemd": false,
                 "systemdUser": false,
-                "rdma": false
+                "rdma": true
             },
             "seccomp": {
                 "enabled": true,

@@ -66,7 +66,7 @@ fn features_document_describes_hako() {
     let linux = &f["linux"];
     assert_eq!(
         linux["cgroup"],
-        json!({"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false})
+        json!({"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true})
     );
     for ns in ["mount", "pid", "network", "user", "time", "cgroup"] {
         assert!(
