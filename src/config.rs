@@ -5,6 +5,7 @@
 //! never a silent no-op.
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use serde::Deserialize;
 use std::collections::HashSet;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -64,8 +65,13 @@ pub fn load(dir: &Path) -> Result<Bundle, ConfigError> {
     if data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return Err(ConfigError::NotObject { path });
     }
-    let spec: Spec =
-        serde_json::from_slice(&data).map_err(|source| ConfigError::Parse { path, source })?;
+    let raw: serde_json::Value =
+        serde_json::from_slice(&data).map_err(|source| ConfigError::Parse {
+            path: path.clone(),
+            source,
+        })?;
+    let spec = Spec::deserialize(&raw).map_err(|source| ConfigError::Parse { path, source })?;
+    warn_unknown(&raw, &spec);
     let root = spec
         .root()
         .as_ref()
@@ -85,6 +91,81 @@ pub fn load(dir: &Path) -> Result<Bundle, ConfigError> {
     }
     validate(&spec)?;
     Ok(Bundle { dir, rootfs, spec })
+}
+
+/// The runtime-spec says a runtime MUST ignore properties it does not know (config.md,
+/// "Extensibility"); a typo then silently drops a setting, so name each one in a warning.
+/// Known properties are those that survive a round trip through oci-spec's types.
+fn warn_unknown(raw: &serde_json::Value, spec: &Spec) {
+    let Ok(known) = serde_json::to_value(spec) else {
+        return;
+    };
+    let mut unknown = Vec::new();
+    unknown_properties(raw, &known, &mut String::new(), &mut unknown);
+    for p in unknown {
+        crate::logging::warn(&format!(
+            "config.json: ignoring unknown property {p} (the runtime-spec says to ignore what a runtime does not know)"
+        ));
+    }
+}
+
+fn unknown_properties(
+    raw: &serde_json::Value,
+    known: &serde_json::Value,
+    path: &mut String,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (raw, known) {
+        (Value::Object(r), Value::Object(k)) => {
+            for (key, v) in r {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                match k.get(key) {
+                    Some(kv) => unknown_properties(v, kv, path, out),
+                    // A property oci-spec dropped because it was empty or null is known.
+                    None if !is_empty(v) && !is_map_field(path) => out.push(path.clone()),
+                    None => {}
+                }
+                path.truncate(len);
+            }
+        }
+        (Value::Array(r), Value::Array(k)) => {
+            for (i, (rv, kv)) in r.iter().zip(k).enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                unknown_properties(rv, kv, path, out);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_empty(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Null => true,
+        serde_json::Value::Array(a) => a.is_empty(),
+        serde_json::Value::Object(o) => o.is_empty(),
+        serde_json::Value::String(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
+/// Objects whose keys are data, not property names (annotations, sysctls, …): oci-spec
+/// keeps them whole, so a key missing after the round trip cannot happen; kept as a guard.
+fn is_map_field(path: &str) -> bool {
+    const MAPS: [&str; 4] = [
+        "annotations",
+        "linux.sysctl",
+        "linux.resources.unified",
+        "linux.resources.rdma",
+    ];
+    MAPS.iter()
+        .any(|m| path.strip_prefix(m).is_some_and(|r| r.starts_with('.')))
 }
 
 /// Namespaces by type, each at most once.
@@ -515,6 +596,32 @@ mod tests {
     const BASE: &str = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
         "process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0}},
         "linux":{"namespaces":[{"type":"mount"},{"type":"pid"}]}}"#;
+
+    #[test]
+    fn unknown_properties_are_named_and_known_ones_are_not() {
+        let raw: serde_json::Value = serde_json::from_str(
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"extra":1,
+            "annotations":{"anything":"goes"},
+            "process":{"args":["sh"],"cwd":"/","env":[],"user":{"uid":0,"gid":0,"umaks":18}},
+            "linux":{"namespaces":[{"type":"mount","pth":"/x"}],"sysctl":{"net.a":"1"},
+              "resources":{"blockIO":{"throttleWriteIopsDevice":[{"major":7,"minor":0,"rate":5}]}}}}"#,
+        )
+        .expect("json");
+        let spec = Spec::deserialize(&raw).expect("spec");
+        let known = serde_json::to_value(&spec).expect("value");
+        let mut out = Vec::new();
+        unknown_properties(&raw, &known, &mut String::new(), &mut out);
+        out.sort();
+        assert_eq!(
+            out,
+            [
+                "extra",
+                "linux.namespaces[0].pth",
+                "linux.resources.blockIO.throttleWriteIopsDevice",
+                "process.user.umaks",
+            ]
+        );
+    }
 
     #[test]
     fn base_is_valid() {

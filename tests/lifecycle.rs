@@ -16,6 +16,29 @@ fn run_prints_output_and_exits_with_status() {
 }
 
 #[test]
+fn unknown_config_properties_are_ignored_with_a_warning() {
+    // runtime-spec config.md: a runtime MUST ignore unknown properties; hako names them.
+    let rt = Runtime::new("run-unknown");
+    let id = unique_id("unknownprop");
+    let mut b = Bundle::new(&id, &["echo", "ran"]);
+    b.edit(|c| {
+        c["linux"]["resources"]["pids"] = serde_json::json!({"limit": 50, "limt": 5});
+        c["process"]["noNewPrivilege"] = serde_json::json!(true);
+    });
+    let (code, out, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "ran\n");
+    for p in ["linux.resources.pids.limt", "process.noNewPrivilege"] {
+        assert!(
+            err.contains(&format!("ignoring unknown property {p}")),
+            "{p} not named: {err}"
+        );
+    }
+    assert_eq!(err.matches("unknown property").count(), 2, "{err}");
+    assert_clean(&rt, &id);
+}
+
+#[test]
 fn run_reports_signal_death_as_128_plus_n() {
     let rt = Runtime::new("run-signal");
     let id = unique_id("sig");
