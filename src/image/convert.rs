@@ -2,16 +2,16 @@
 //! `hako spec`'s secure default (src/default-config.json) plus the default seccomp profile
 //! (seccomp-profiles/default.json). Both are compiled in from the same files hako uses.
 
-use crate::apply::IdMap;
-use crate::users::{self, UserError};
+use crate::image::apply::IdMap;
+use crate::image::users::{self, UserError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::os::fd::BorrowedFd;
 use std::path::Path;
 
-const DEFAULT_CONFIG: &str = include_str!("../../default-config.json");
-const DEFAULT_SECCOMP: &str = include_str!("../../../seccomp-profiles/default.json");
+const DEFAULT_CONFIG: &str = include_str!("../default-config.json");
+const DEFAULT_SECCOMP: &str = include_str!("../../seccomp-profiles/default.json");
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +89,7 @@ pub struct Options<'a> {
 }
 
 /// A volume's host directory name inside BUNDLE/volumes.
-pub fn volume_dir_name(dest: &str) -> String {
+pub(crate) fn volume_dir_name(dest: &str) -> String {
     let t = dest.trim_matches('/');
     if t.is_empty() {
         "_root".into()

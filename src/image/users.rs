@@ -2,7 +2,7 @@
 //! rootfs's /etc/passwd and /etc/group (opened in-root, so a symlinked /etc/passwd cannot
 //! make us read a host file).
 
-use crate::resolve;
+use crate::image::resolve;
 use std::io::Read;
 use std::os::fd::BorrowedFd;
 use std::path::Path;
