@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Fuzz hako's parsers with libFuzzer for SECONDS each (default 30):
-#   config   config.json parsing + validation
-#   state    state.json parsing, container ids
-#   seccomp  linux.seccomp translation with libseccomp + the compiled-program cache format
+#   config          config.json parsing + validation
+#   state           state.json parsing, container ids
+#   seccomp         linux.seccomp translation with libseccomp + the compiled-program cache
+#                   format
+#   image_manifest  hako-bundle's image metadata: oci-layout, index.json, manifests, image
+#                   config, docker manifest.json; --ref/--platform selection; digest strings;
+#                   image config -> config.json
+#   image_layer     a layer blob (tar, tar+gzip, tar+zstd) applied into a fresh rootfs under
+#                   /dev/shm (or $HAKO_FUZZ_TMP): nothing may appear outside the rootfs
+#   image_users     an image's Config.User against its /etc/passwd and /etc/group
 #
 #   integration/fuzz.sh [SECONDS] [TARGET...]
 #
@@ -17,7 +24,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 secs=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config state seccomp)
+[ ${#targets[@]} -gt 0 ] || targets=(config state seccomp image_manifest image_layer image_users)
 
 export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \

@@ -39,5 +39,6 @@ integration/engines.sh
 # as ignored above) really run only here. The test binaries were built above.
 GUEST_TIMEOUT=1500 GUEST_SHARES="${CARGO_HOME:-$HOME/.cargo} ${RUSTUP_HOME:-$HOME/.rustup}" \
     integration/guest/run.sh cargo test --release -- --test-threads=4
-# libFuzzer on the config, state and seccomp parsers (stable Rust, no cargo-fuzz needed).
+# libFuzzer on the config, state and seccomp parsers and hako-bundle's image handling
+# (manifests, layers, users; stable Rust, no cargo-fuzz needed).
 integration/fuzz.sh "${FUZZ_SECONDS:-20}"

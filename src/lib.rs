@@ -1,4 +1,5 @@
-//! hako as a library: the runtime's modules, used by the `hako` binary (src/main.rs) and by
+//! hako as a library: the runtime's modules, used by the `hako` binary (src/main.rs), the
+//! image helper's modules (`image`, used by `hako-bundle`, src/bin/hako-bundle/main.rs), and
 //! the fuzz targets (fuzz/), which drive the parsers and validators directly.
 
 mod apparmor;
@@ -11,6 +12,7 @@ mod events;
 mod exeseal;
 mod features;
 mod hooks;
+pub mod image;
 pub mod logging;
 mod notify;
 mod process;

@@ -5,15 +5,8 @@
 //! place with one rename at the end; on any error that directory is removed, so a failed
 //! run leaves nothing behind.
 
-mod apply;
-mod convert;
-mod digest;
-mod layer;
-mod resolve;
-mod source;
-mod users;
-
 use clap::Parser;
+use hako::image::{apply, convert, layer, resolve, source};
 use std::ffi::CString;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;

@@ -2,16 +2,17 @@
 //! `hako spec`'s secure default (src/default-config.json) plus the default seccomp profile
 //! (seccomp-profiles/default.json). Both are compiled in from the same files hako uses.
 
-use crate::apply::IdMap;
-use crate::users::{self, UserError};
+use crate::image::apply::IdMap;
+use crate::image::resolve::clean;
+use crate::image::users::{self, UserError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::os::fd::BorrowedFd;
 use std::path::Path;
 
-const DEFAULT_CONFIG: &str = include_str!("../../default-config.json");
-const DEFAULT_SECCOMP: &str = include_str!("../../../seccomp-profiles/default.json");
+const DEFAULT_CONFIG: &str = include_str!("../default-config.json");
+const DEFAULT_SECCOMP: &str = include_str!("../../seccomp-profiles/default.json");
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 #[derive(Debug, thiserror::Error)]
@@ -88,13 +89,19 @@ pub struct Options<'a> {
     pub bundle: &'a Path,
 }
 
-/// A volume's host directory name inside BUNDLE/volumes.
-pub fn volume_dir_name(dest: &str) -> String {
-    let t = dest.trim_matches('/');
-    if t.is_empty() {
+/// A volume's host directory name inside BUNDLE/volumes: the destination cleaned lexically
+/// (as tar names are), its components joined with `_`. Always one plain name: a destination
+/// like `/..` or `/.` must not name BUNDLE or BUNDLE/volumes itself, which would hand the
+/// container its own bundle (config.json included) as a writable volume.
+pub(crate) fn volume_dir_name(dest: &str) -> String {
+    let parts: Vec<String> = clean(dest.as_bytes())
+        .iter()
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect();
+    if parts.is_empty() {
         "_root".into()
     } else {
-        t.replace('/', "_")
+        parts.join("_")
     }
 }
 
@@ -274,5 +281,9 @@ mod tests {
     fn volume_names() {
         assert_eq!(volume_dir_name("/var/lib/data"), "var_lib_data");
         assert_eq!(volume_dir_name("/"), "_root");
+        // Never BUNDLE/volumes/.. (the bundle) or BUNDLE/volumes/. (found by image_manifest).
+        assert_eq!(volume_dir_name("/.."), "_root");
+        assert_eq!(volume_dir_name("/."), "_root");
+        assert_eq!(volume_dir_name("/a/../b/./c//"), "b_c");
     }
 }

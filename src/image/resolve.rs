@@ -32,7 +32,7 @@ pub enum ResolveError {
 }
 
 /// A path relative to the rootfs, already cleaned: no empty, `.` or `..` components.
-pub type RelPath = Path;
+pub(crate) type RelPath = Path;
 
 fn cstr(name: &OsStr) -> Result<CString, ResolveError> {
     CString::new(name.as_bytes()).map_err(|_| ResolveError::Nul(name.to_os_string()))
@@ -86,7 +86,7 @@ const RESOLVE: u64 = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
 
 /// Lexically cleans a tar name: drops empty, `.` and leading `/` components, and lets `..`
 /// remove the previous component but never climb above the root.
-pub fn clean(raw: &[u8]) -> PathBuf {
+pub(crate) fn clean(raw: &[u8]) -> PathBuf {
     let mut parts: Vec<&[u8]> = Vec::new();
     for c in raw.split(|b| *b == b'/') {
         match c {
@@ -123,7 +123,7 @@ fn readlink_at(dir: BorrowedFd<'_>, name: &CString) -> io::Result<Vec<u8>> {
 }
 
 /// Status of a directory entry, never following a final symlink.
-pub fn lstat_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Option<libc::stat>> {
+pub(crate) fn lstat_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Option<libc::stat>> {
     let c =
         CString::new(name.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
@@ -148,14 +148,14 @@ pub fn lstat_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Option<libc::st
     }
 }
 
-pub fn is_dir(st: &libc::stat) -> bool {
+pub(crate) fn is_dir(st: &libc::stat) -> bool {
     st.st_mode & libc::S_IFMT == libc::S_IFDIR
 }
 
 /// The rootfs being unpacked: an fd on its top directory plus a small cache of resolved
 /// directory fds (tar streams list a directory's entries together). The cache is dropped on
 /// every removal, the only operation that can change what an existing path resolves to.
-pub struct Root {
+pub(crate) struct Root {
     fd: OwnedFd,
     cache: HashMap<PathBuf, OwnedFd>,
     rootless: bool,
@@ -356,7 +356,7 @@ impl Root {
 
 /// Removes `name` (any type) in `dir`, recursing into directories through fds opened with
 /// O_NOFOLLOW. As a non-root user, directories are made writable first.
-pub fn remove_all_at(dir: BorrowedFd<'_>, name: &OsStr, rootless: bool) -> io::Result<()> {
+pub(crate) fn remove_all_at(dir: BorrowedFd<'_>, name: &OsStr, rootless: bool) -> io::Result<()> {
     let c =
         CString::new(name.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let Some(st) = lstat_at(dir, name)? else {
@@ -378,7 +378,7 @@ pub fn remove_all_at(dir: BorrowedFd<'_>, name: &OsStr, rootless: bool) -> io::R
 }
 
 /// Opens directory `name` in `dir` for reading (never through a symlink).
-pub fn open_dir_read(dir: BorrowedFd<'_>, name: &CString) -> io::Result<OwnedFd> {
+pub(crate) fn open_dir_read(dir: BorrowedFd<'_>, name: &CString) -> io::Result<OwnedFd> {
     // SAFETY: `name` is NUL-terminated; the returned fd is checked.
     let fd = unsafe {
         libc::openat(
@@ -395,7 +395,7 @@ pub fn open_dir_read(dir: BorrowedFd<'_>, name: &CString) -> io::Result<OwnedFd>
 }
 
 /// Names in a directory (without `.` and `..`).
-pub fn list_dir(fd: &OwnedFd) -> io::Result<Vec<OsString>> {
+pub(crate) fn list_dir(fd: &OwnedFd) -> io::Result<Vec<OsString>> {
     let dup = fd.try_clone()?;
     let mut d = nix::dir::Dir::from_fd(dup).map_err(io::Error::from)?;
     let mut names = Vec::new();
@@ -448,7 +448,10 @@ pub fn remove_tree(path: &Path, rootless: bool) -> io::Result<()> {
 /// Opens an existing regular file inside the root for reading, symlinks resolved in-root
 /// (used to read /etc/passwd and /etc/group of the unpacked image). Anything but a regular
 /// file (a device or fifo planted by the image) is treated as absent: it is never opened.
-pub fn open_in_root(root: BorrowedFd<'_>, rel: &RelPath) -> io::Result<Option<std::fs::File>> {
+pub(crate) fn open_in_root(
+    root: BorrowedFd<'_>,
+    rel: &RelPath,
+) -> io::Result<Option<std::fs::File>> {
     let c = CString::new(rel.as_os_str().as_bytes())
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let pathfd = match openat2(

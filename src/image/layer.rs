@@ -4,7 +4,7 @@
 //! unpacker through a bounded channel. Decompression and writing overlap; memory stays at a
 //! few chunks whatever the layer size.
 
-use crate::digest::{Digest, DigestError, Hasher, VerifyingReader};
+use crate::image::digest::{Digest, DigestError, Hasher, VerifyingReader};
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;

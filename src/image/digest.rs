@@ -64,7 +64,7 @@ impl Digest {
         format!("blobs/{}/{}", self.algorithm_name(), self.hex)
     }
 
-    pub fn hasher(&self) -> Hasher {
+    pub(crate) fn hasher(&self) -> Hasher {
         Hasher::new(self.algorithm)
     }
 }
@@ -75,7 +75,7 @@ impl std::fmt::Display for Digest {
     }
 }
 
-pub enum Hasher {
+pub(crate) enum Hasher {
     Sha256(Box<Sha256>),
     Sha512(Box<Sha512>),
 }
@@ -103,7 +103,7 @@ impl Hasher {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -114,7 +114,7 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// Converts a descriptor's signed size, refusing negative values.
-pub fn descriptor_size(digest: &Digest, size: i64) -> Result<u64, DigestError> {
+pub(crate) fn descriptor_size(digest: &Digest, size: i64) -> Result<u64, DigestError> {
     u64::try_from(size).map_err(|_| DigestError::NegativeSize {
         digest: digest.to_string(),
         size,
@@ -123,7 +123,7 @@ pub fn descriptor_size(digest: &Digest, size: i64) -> Result<u64, DigestError> {
 
 /// Hashes and counts everything read through it; reads at most `expected + 1` bytes so an
 /// oversized blob is caught without reading all of it.
-pub struct VerifyingReader<R> {
+pub(crate) struct VerifyingReader<R> {
     inner: io::Take<R>,
     hasher: Option<Hasher>,
     digest: Digest,
@@ -183,7 +183,7 @@ impl<R: Read> Read for VerifyingReader<R> {
 }
 
 /// Reads a whole (small) blob and verifies it before returning it.
-pub fn read_verified<R: Read>(
+pub(crate) fn read_verified<R: Read>(
     r: R,
     digest: &Digest,
     size: u64,

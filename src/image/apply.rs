@@ -7,7 +7,7 @@
 //! dropped); the parent directory is then resolved with `resolve::Root` (in-root symlink
 //! resolution) and the entry is created with `*at` calls that never follow its own name.
 
-use crate::resolve::{self, ResolveError, Root, is_dir, lstat_at};
+use crate::image::resolve::{self, ResolveError, Root, clean, is_dir, lstat_at};
 use std::collections::{HashMap, HashSet};
 use std::ffi::{CString, OsStr, OsString};
 use std::io::{self, Read};
@@ -172,8 +172,6 @@ impl<R: Read> Read for EofPad<R> {
         Ok(n)
     }
 }
-
-pub use resolve::clean;
 
 fn cstr(name: &OsStr, shown: &Path) -> Result<CString, ApplyError> {
     CString::new(name.as_bytes()).map_err(|_| ApplyError::Io {

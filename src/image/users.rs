@@ -2,7 +2,7 @@
 //! rootfs's /etc/passwd and /etc/group (opened in-root, so a symlinked /etc/passwd cannot
 //! make us read a host file).
 
-use crate::resolve;
+use crate::image::resolve;
 use std::io::Read;
 use std::os::fd::BorrowedFd;
 use std::path::Path;
@@ -152,16 +152,18 @@ pub fn resolve(root: BorrowedFd<'_>, spec: &str) -> Result<User, UserError> {
             })
         }
         None => {
-            // Supplementary groups: every group listing the user, as `initgroups` would.
-            let mut additional: Vec<u32> = match &user_name {
+            // Supplementary groups: every group listing the user, as `initgroups` would,
+            // each gid once (in /etc/group order) however many group lines share it.
+            let mut seen = std::collections::HashSet::new();
+            let additional: Vec<u32> = match &user_name {
                 Some(n) => groups
                     .iter()
                     .filter(|e| e.members.iter().any(|m| m == n) && e.gid != primary)
                     .map(|e| e.gid)
+                    .filter(|g| seen.insert(*g))
                     .collect(),
                 None => Vec::new(),
             };
-            additional.dedup();
             Ok(User {
                 uid,
                 gid: primary,
@@ -182,5 +184,29 @@ mod tests {
         assert_eq!((p[1].uid, p[1].gid), (33, 44));
         let g = parse_group("root:x:0:\nstaff:x:50:web,other\n");
         assert_eq!(g[1].members, vec!["web", "other"]);
+    }
+
+    #[test]
+    fn additional_gids_once_each() {
+        let dir = std::env::temp_dir().join(format!("hako-users-test-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("etc")).expect("mkdir");
+        std::fs::write(dir.join("etc/passwd"), "web:x:33:33::/:/bin/sh\n").expect("passwd");
+        // Two group lines with gid 10 (found by the fuzzer), and the primary group listed.
+        std::fs::write(
+            dir.join("etc/group"),
+            "a:x:10:web\nweb:x:33:web\nb:x:11:web\nc:x:10:other,web\n",
+        )
+        .expect("group");
+        let root = std::fs::File::open(&dir).expect("open");
+        let u = resolve(std::os::fd::AsFd::as_fd(&root), "web");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+        assert_eq!(
+            u.expect("resolve"),
+            User {
+                uid: 33,
+                gid: 33,
+                additional_gids: vec![10, 11],
+            }
+        );
     }
 }

@@ -6,7 +6,7 @@
 //! Also picks the image: by `--ref` (ref.name annotation, containerd image name, digest or
 //! docker RepoTags), following nested indexes to the wanted platform.
 
-use crate::digest::{Digest, DigestError, descriptor_size, read_verified};
+use crate::image::digest::{Digest, DigestError, descriptor_size, read_verified};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -144,7 +144,7 @@ impl Store {
         })
     }
 
-    pub fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         match self {
             Store::Dir(d) => d.join(name).is_file(),
             Store::Tar { members, .. } => members.contains_key(name),
@@ -212,7 +212,7 @@ fn parse<T: for<'de> Deserialize<'de>>(name: &str, data: &[u8]) -> Result<T, Sou
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Platform {
+pub(crate) struct Platform {
     #[serde(default)]
     pub architecture: String,
     #[serde(default)]
@@ -223,7 +223,7 @@ pub struct Platform {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Descriptor {
+pub(crate) struct Descriptor {
     #[serde(default)]
     pub media_type: String,
     pub digest: String,
@@ -271,9 +271,9 @@ struct DockerEntry {
 /// What `--platform` asks for.
 #[derive(Debug, Clone)]
 pub struct WantPlatform {
-    pub os: String,
-    pub arch: String,
-    pub variant: Option<String>,
+    pub(crate) os: String,
+    pub(crate) arch: String,
+    pub(crate) variant: Option<String>,
 }
 
 impl WantPlatform {
