@@ -932,7 +932,18 @@ fn large_layers_stream_with_flat_memory() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    std::thread::sleep(std::time::Duration::from_millis(150));
+    // Signal once the unpack is under way (its temporary bundle exists): a fixed delay was
+    // too short under the guest's software emulation, where the child was killed before
+    // it had set up its signal thread.
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(60)
+        && !std::fs::read_dir(&s.0)
+            .expect("scratch dir")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains(".interrupted."))
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let o = child.wait_with_output().expect("wait");
