@@ -560,8 +560,19 @@ pub fn unix_addr_in(dir: BorrowedFd<'_>, name: &str) -> std::path::PathBuf {
 /// together with the pid identifies a process across pid reuse.
 pub fn process_start_time(pid: libc::pid_t) -> io::Result<u64> {
     let stat = std::fs::read(format!("/proc/{pid}/stat"))?;
-    parse_start_time(&stat)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc/PID/stat"))
+    parse_start_time(&stat).ok_or_else(|| {
+        let dead = stat
+            .iter()
+            .rposition(|&b| b == b')')
+            .and_then(|i| stat.get(i + 2))
+            .is_some_and(|s| matches!(s, b'Z' | b'X'));
+        if dead {
+            // A zombie (dead, not yet reaped) has no process to identify any more.
+            io::Error::from_raw_os_error(libc::ESRCH)
+        } else {
+            io::Error::new(io::ErrorKind::InvalidData, "malformed /proc/PID/stat")
+        }
+    })
 }
 
 /// Parses starttime and tells whether the process is a zombie or dead (state Z/X).
@@ -603,6 +614,22 @@ pub fn exit_child(code: i32) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn start_time_of_a_zombie_is_esrch() {
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let pid = child.id() as libc::pid_t;
+        // Not reaped yet: a zombie once it exited.
+        for _ in 0..500 {
+            if process_start_time(pid).is_err() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let e = process_start_time(pid).expect_err("zombie");
+        assert_eq!(e.raw_os_error(), Some(libc::ESRCH), "{e}");
+        child.wait().expect("reap");
+    }
 
     #[test]
     fn start_time_parses_names_with_parens() {

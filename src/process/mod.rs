@@ -361,7 +361,15 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
     if manager.mode() != cgroups::Mode::Unified || two_stage {
         manager.attach(pid)?;
     }
-    let pid_start = sys::process_start_time(pid).map_err(sys_err("read the init's start time"))?;
+    let pid_start = match sys::process_start_time(pid) {
+        Ok(t) => t,
+        // Already dead: on v2 it runs in its cgroup from its first instruction, so a memory
+        // limit too small for it gets it OOM-killed before this point. Say so.
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+            return Err(ProcessError::Init(init_death(pid, &manager)));
+        }
+        Err(e) => return Err(sys_err("read the init's start time")(e)),
+    };
     let st = State {
         oci_version: spec.version().clone(),
         id: o.id.to_string(),
