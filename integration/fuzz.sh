@@ -41,13 +41,22 @@ for t in "${targets[@]}"; do
     artifacts=$CARGO_TARGET_DIR/artifacts/$t
     mkdir -p "$corpus" "$artifacts" "$work"
     cp -n fuzz/seeds/"$t"/* "$corpus"/ 2>/dev/null || true
+    confine=()
+    if [ "$t" = image_layer ] && [ "$(id -u)" -eq 0 ]; then
+        # As root, a layer entry escaping the rootfs would write to the host: run the target
+        # in a private mount namespace where / is read-only but for the fuzz work dir (its
+        # scratch rootfs is in /dev/shm, its own mount); the target fails on EROFS.
+        confine=(unshare --mount --propagation private -- bash -c \
+            'mount --bind "$1" "$1" && mount -o remount,bind,ro / && shift && exec "$@"' \
+            confine "$CARGO_TARGET_DIR")
+    fi
     if compgen -G "fuzz/regressions/$t/*" >/dev/null; then
         echo "== $t: regression inputs"
-        "$bin" fuzz/regressions/"$t"/*
+        "${confine[@]}" "$bin" fuzz/regressions/"$t"/*
     fi
     echo "== $t: ${secs}s"
     status=0
-    "$bin" "$corpus" -max_total_time="$secs" -max_len=65536 -timeout=10 \
+    "${confine[@]}" "$bin" "$corpus" -max_total_time="$secs" -max_len=65536 -timeout=10 \
         -artifact_prefix="$artifacts/" -print_final_stats=1 >"$work/$t.log" 2>&1 || status=$?
     grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==|SUMMARY|Test unit written)' \
         "$work/$t.log" || true

@@ -4,7 +4,9 @@
 //! deferred directory metadata is applied. Errors are fine; panics are not, and neither is
 //! anything created outside the rootfs: the rootfs is made at PRIVATE/up/rootfs and after
 //! every run PRIVATE must hold only `up`, `up` only `rootfs`, and `rootfs` must still be a
-//! directory (`..`-style escapes land in one of them).
+//! directory (`..`-style escapes land in one of them). Run as root by integration/fuzz.sh,
+//! the host is read-only but for the fuzz work dirs and /dev/shm, and EROFS fails the run:
+//! an escape to an absolute host path is caught too, and never written.
 //!
 //! Input: byte 0 = options (bit 0: rootless unpacking, forced when not root; bit 1: id maps
 //! 0:100000:65536 for uids and gids), the rest = the layer blob.
@@ -81,8 +83,24 @@ fn unpack(data: &[u8], rootless: bool, maps: bool, rootfs: &Path) {
     );
     let applied = applier.apply_layer(&mut pipe.reader);
     let verified = pipe.finish();
-    if applied.is_ok() && verified.is_ok() {
-        let _ = applier.finish();
+    let finished = if applied.is_ok() && verified.is_ok() {
+        applier.finish().err().map(|e| format!("{e:?}"))
+    } else {
+        None
+    };
+    // integration/fuzz.sh runs this target (as root) with everything but its work dirs and
+    // /dev/shm read-only: a write that escaped the rootfs to anywhere else fails with EROFS,
+    // which is a finding, not an ordinary error.
+    let errors = [
+        applied.err().map(|e| format!("{e:?}")),
+        verified.err().map(|e| format!("{e:?}")),
+        finished,
+    ];
+    for e in errors.into_iter().flatten() {
+        assert!(
+            !e.contains("ReadOnlyFilesystem") && !e.contains("Read-only file system"),
+            "a write outside the rootfs hit the read-only host: {e}"
+        );
     }
 }
 
