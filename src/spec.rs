@@ -53,13 +53,23 @@ fn make_rootless(v: &mut Value) {
     let uid = crate::sys::getuid();
     // SAFETY: getgid cannot fail.
     let gid = unsafe { libc::getgid() };
+    to_rootless(
+        v,
+        json!([{"containerID": 0, "hostID": uid, "size": 1}]),
+        json!([{"containerID": 0, "hostID": gid, "size": 1}]),
+    );
+}
+
+/// The rootless conversion with the given uid/gid mappings (JSON arrays of runtime-spec
+/// LinuxIDMapping); hako-bundle `--rootless` uses it with the user's maps.
+pub(crate) fn to_rootless(v: &mut Value, uid_mappings: Value, gid_mappings: Value) {
     let linux = &mut v["linux"];
     if let Some(ns) = linux["namespaces"].as_array_mut() {
         ns.retain(|n| n["type"] != "network" && n["type"] != "user");
         ns.push(json!({"type": "user"}));
     }
-    linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
-    linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
+    linux["uidMappings"] = uid_mappings;
+    linux["gidMappings"] = gid_mappings;
     if let Some(obj) = linux.as_object_mut() {
         obj.remove("resources");
     }

@@ -307,23 +307,17 @@ fn all_cgroup_dirs(id: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-fn kill_all_with_a_signal_reaches_child_cgroups_and_keeps_a_pause() {
-    let rt = Runtime::new("killall-sig");
-    let id = unique_id("killallsig");
-    // No pid namespace: signalling the init does not take the others with it.
-    let _b = started(
-        &rt,
-        &id,
-        &["sh", "-c", "sleep 1000 & exec sleep 1001"],
-        |c| {
-            let ns = c["linux"]["namespaces"].as_array_mut().expect("namespaces");
-            ns.retain(|n| n["type"] != "pid");
-        },
-    );
-    let init = rt.state(&id)["pid"].as_i64().expect("pid");
-    let dirs = all_cgroup_dirs(&id);
+/// A started container without a pid namespace (signalling the init does not take the
+/// others with it) running two sleeps: (bundle, init pid, the other sleep's pid), read from
+/// `procs_dir`/cgroup.procs.
+fn two_sleeps_without_pid_ns(rt: &Runtime, id: &str, procs_dir: &Path) -> (Bundle, i64, i64) {
+    let b = started(rt, id, &["sh", "-c", "sleep 1000 & exec sleep 1001"], |c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().expect("namespaces");
+        ns.retain(|n| n["type"] != "pid");
+    });
+    let init = rt.state(id)["pid"].as_i64().expect("pid");
     let procs = || -> Vec<i64> {
-        std::fs::read_to_string(dirs[0].join("cgroup.procs"))
+        std::fs::read_to_string(procs_dir.join("cgroup.procs"))
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.parse().ok())
@@ -334,6 +328,14 @@ fn kill_all_with_a_signal_reaches_child_cgroups_and_keeps_a_pause() {
         .into_iter()
         .find(|p| *p != init)
         .expect("second process");
+    (b, init, other)
+}
+
+fn kill_all_with_a_signal_reaches_child_cgroups_and_keeps_a_pause() {
+    let rt = Runtime::new("killall-sig");
+    let id = unique_id("killallsig");
+    let (_b, init, other) = two_sleeps_without_pid_ns(&rt, &id, &cgroup_dir("pids", &id));
+    let dirs = all_cgroup_dirs(&id);
     // Into a child cgroup in every hierarchy: the container's own cgroup.procs no longer
     // lists it, only a walk of the child cgroups finds it.
     for d in &dirs {
@@ -798,30 +800,8 @@ fn v2_unknown_unified_key_is_refused_with_nothing_left() {
 fn v2_kill_all_uses_cgroup_kill() {
     let rt = Runtime::new("v2-killall");
     let id = unique_id("v2killall");
-    // No pid namespace: killing the init does not take the others with it.
-    let _b = started(
-        &rt,
-        &id,
-        &["sh", "-c", "sleep 1000 & exec sleep 1001"],
-        |c| {
-            let ns = c["linux"]["namespaces"].as_array_mut().expect("namespaces");
-            ns.retain(|n| n["type"] != "pid");
-        },
-    );
-    let init = rt.state(&id)["pid"].as_i64().expect("pid");
     let d = v2_dir(&id);
-    let procs = || -> Vec<i64> {
-        std::fs::read_to_string(d.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.parse().ok())
-            .collect()
-    };
-    wait_until("both sleeps run", || procs().len() == 2);
-    let other = procs()
-        .into_iter()
-        .find(|p| *p != init)
-        .expect("second process");
+    let (_b, init, other) = two_sleeps_without_pid_ns(&rt, &id, &d);
     // Move it into a child cgroup: cgroup.procs of the container no longer lists it, so only a
     // kill of the whole cgroup (cgroup.kill) reaches it.
     let sub = d.join("sub");

@@ -225,7 +225,8 @@ pub fn convert(
     }
 
     if o.rootless {
-        make_rootless(&mut spec, o.uid_map, o.gid_map);
+        // As `hako spec --rootless` (runc's specconv.ToRootless), with the user's maps.
+        crate::spec::to_rootless(&mut spec, maps_json(o.uid_map), maps_json(o.gid_map));
     }
     Ok((spec, volume_dirs))
 }
@@ -236,33 +237,6 @@ fn maps_json(m: &[IdMap]) -> Value {
             .map(|m| json!({"containerID": m.container, "hostID": m.host, "size": m.size}))
             .collect(),
     )
-}
-
-/// As `hako spec --rootless` (runc's specconv.ToRootless): a user namespace with the given
-/// maps, no network namespace, /sys bound from the host, no devpts gid=, no cgroup mount or
-/// resources.
-fn make_rootless(v: &mut Value, uid_map: &[IdMap], gid_map: &[IdMap]) {
-    let linux = &mut v["linux"];
-    if let Some(ns) = linux["namespaces"].as_array_mut() {
-        ns.retain(|n| n["type"] != "network" && n["type"] != "user");
-        ns.push(json!({"type": "user"}));
-    }
-    linux["uidMappings"] = maps_json(uid_map);
-    linux["gidMappings"] = maps_json(gid_map);
-    if let Some(obj) = linux.as_object_mut() {
-        obj.remove("resources");
-    }
-    if let Some(mounts) = v["mounts"].as_array_mut() {
-        mounts.retain(|m| m["type"] != "cgroup");
-        for m in mounts.iter_mut() {
-            if m["type"] == "sysfs" {
-                *m = json!({"destination": "/sys", "type": "none", "source": "/sys",
-                    "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
-            } else if let Some(opts) = m["options"].as_array_mut() {
-                opts.retain(|o| !o.as_str().is_some_and(|s| s.starts_with("gid=")));
-            }
-        }
-    }
 }
 
 #[cfg(test)]
