@@ -6,9 +6,10 @@ set -euo pipefail
 
 # containerd, podman (+ conmon): integration/engines.sh; gcc + libc6-dev: a static
 # sd_notify helper for busybox test images (tests/helpers/sd_notify.c); skopeo + umoci:
-# hako-bundle's tests; apparmor: apparmor_parser for the profile tests.
+# hako-bundle's tests; apparmor: apparmor_parser for the profile tests; time: GNU time for
+# bench.sh's peak RSS.
 PKGS=(busybox-static runc crun libseccomp-dev pkg-config hyperfine strace python3 apparmor
-      skopeo umoci containerd podman conmon gcc libc6-dev)
+      skopeo umoci containerd podman conmon gcc libc6-dev time)
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup.sh: must run as root (installs packages)" >&2
