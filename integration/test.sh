@@ -41,4 +41,4 @@ GUEST_TIMEOUT=1500 GUEST_SHARES="${CARGO_HOME:-$HOME/.cargo} ${RUSTUP_HOME:-$HOM
     integration/guest/run.sh cargo test --release -- --test-threads=4
 # libFuzzer on the config, state and seccomp parsers and hako-bundle's image handling
 # (manifests, layers, users; stable Rust, no cargo-fuzz needed).
-integration/fuzz.sh "${FUZZ_SECONDS:-45}"
+integration/fuzz.sh "${FUZZ_SECONDS:-30}"
