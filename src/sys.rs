@@ -459,6 +459,48 @@ pub fn ns_type(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
     check_int(unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) })
 }
 
+/// The signals ignored by the calling thread (SigIgn of /proc/thread-self/status), as a mask
+/// with bit N-1 for signal N; None when procfs cannot tell.
+pub fn ignored_signals() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
+    let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+    u64::from_str_radix(mask.trim(), 16).ok()
+}
+
+/// Gives every signal in `mask` (bit N-1 for signal N) its default disposition. Raw
+/// rt_sigaction: glibc refuses its internal signals 32 and 33, which a caller may have ignored
+/// too and which must not stay ignored in a container either.
+pub fn reset_signals(mask: u64) {
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: libc::c_ulong,
+        flags: libc::c_ulong,
+        restorer: libc::c_ulong,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL as libc::c_ulong,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if mask & (1u64 << (sig - 1)) != 0 && sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: rt_sigaction reads a valid kernel_sigaction of the size passed; a
+            // SIG_DFL disposition needs no restorer.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &dfl as *const KernelSigaction,
+                    std::ptr::null::<KernelSigaction>(),
+                    8usize,
+                )
+            };
+        }
+    }
+}
+
 pub fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> io::Result<()> {
     // SAFETY: prctl with integer arguments only.
     check_int(unsafe { libc::prctl(option, arg2, 0, 0, 0) }).map(drop)

@@ -1016,3 +1016,80 @@ fn init_is_non_dumpable_until_exec() {
     rt.ok(&["delete", "-f", &id]);
     assert_clean(&rt, &id);
 }
+
+/// `SigIgn`, `SigBlk` and `SigCgt` of /proc/self/status, as read inside the container (by
+/// grep itself: busybox sh ignores SIGQUIT of its own accord).
+const SIGNALS_CMD: [&str; 4] = ["grep", "-E", "^Sig(Ign|Blk|Cgt):", "/proc/self/status"];
+
+fn assert_default_signals(out: &str, who: &str) {
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{who}: {out}");
+    for l in lines {
+        let (name, mask) = l.split_once(':').expect("name: mask");
+        assert_eq!(
+            mask.trim(),
+            "0000000000000000",
+            "{who}: {name} is not empty (hako ignores SIGPIPE itself; the container must not inherit it): {out}"
+        );
+    }
+}
+
+/// hako ignores SIGPIPE itself, and its caller may ignore others (nohup, shells, test
+/// harnesses): ignored dispositions survive execve, so hako resets them, as runc does.
+#[test]
+fn container_processes_start_with_default_signal_dispositions() {
+    let rt = Runtime::new("proc-signals");
+    let id = unique_id("signals");
+    let b = Bundle::new(&id, &SIGNALS_CMD);
+    // The caller ignores SIGHUP and SIGQUIT.
+    let out = std::process::Command::new("sh")
+        .args(["-c", "trap '' HUP QUIT; exec \"$0\" \"$@\"", HAKO, "--root"])
+        .arg(&rt.root)
+        .args(["run", "-b"])
+        .arg(&b.dir)
+        .arg(&id)
+        .output()
+        .expect("spawn sh");
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    assert_default_signals(&stdout(&out), "init");
+    assert_clean(&rt, &id);
+
+    let id = unique_id("signals-exec");
+    let b = Bundle::new(&id, &["sleep", "1000"]);
+    let out = rt.create(&b, &id);
+    assert!(out.status.success(), "create: {}", stderr(&out));
+    rt.ok(&["start", &id]);
+    let out = std::process::Command::new("sh")
+        .args(["-c", "trap '' HUP QUIT; exec \"$0\" \"$@\"", HAKO, "--root"])
+        .arg(&rt.root)
+        .args(["exec", &id])
+        .args(SIGNALS_CMD)
+        .output()
+        .expect("spawn sh");
+    assert!(out.status.success(), "exec: {}", stderr(&out));
+    assert_default_signals(&stdout(&out), "exec");
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
+
+/// With a cgroup namespace, the container sees its own cgroup as `/` in every hierarchy:
+/// the namespace is made once the init is in its cgroups, also on v1 and hybrid hosts where
+/// it cannot be cloned into them.
+#[test]
+fn cgroup_namespace_is_rooted_at_the_containers_cgroup() {
+    let rt = Runtime::new("proc-cgroupns");
+    let id = unique_id("cgroupns");
+    let mut b = sh_bundle(&id, "cat /proc/self/cgroup");
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().expect("namespaces");
+        ns.push(json!({"type": "cgroup"}));
+    });
+    let out = rt.run_ok(&b, &id);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(!lines.is_empty(), "no /proc/self/cgroup lines");
+    for l in lines {
+        let path = l.splitn(3, ':').nth(2).expect("id:controllers:path");
+        assert_eq!(path, "/", "{l} (all of it: {out})");
+    }
+    assert_clean(&rt, &id);
+}

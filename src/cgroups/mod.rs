@@ -2,9 +2,10 @@
 //! controllers plus a cgroup2 tree, like this project's CI host) and legacy (v1 only).
 //!
 //! The runtime creates the container's cgroup directories and applies the limits *before*
-//! the container init runs any user code: on v2 the init is cloned straight into its cgroup
-//! (CLONE_INTO_CGROUP); on v1 the parent writes the child's pid into every hierarchy while the
-//! child is still waiting on the sync socket.
+//! the container init runs any user code: the init is cloned straight into its cgroup2
+//! directory (CLONE_INTO_CGROUP; unified hosts and the cgroup2 tree of hybrid ones) and moves
+//! itself into each v1 hierarchy ([`join_v1`]) before it waits for the parent's go-ahead.
+//! Neither takes the kernel's global cgroup migration lock.
 
 pub mod devices_bpf;
 mod v1;
@@ -12,6 +13,7 @@ mod v2;
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxRdma, LinuxResources};
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -234,14 +236,6 @@ impl Manager {
         self.layout.mode
     }
 
-    /// The v2 directory on a unified host, used for CLONE_INTO_CGROUP.
-    pub fn unified_dir(&self) -> Option<&Path> {
-        match self.layout.mode {
-            Mode::Unified => self.dirs.first().map(|(_, d)| d.as_path()),
-            _ => None,
-        }
-    }
-
     /// Creates the directories and applies the limits. Refuses a cgroup that already has
     /// processes or is frozen, as runc does.
     pub fn create(&self, res: Option<&LinuxResources>) -> Result<(), CgroupError> {
@@ -265,6 +259,27 @@ impl Manager {
             }
         }
         Ok(())
+    }
+
+    /// Opens `tasks` of the container's directory in every v1 hierarchy, for the init to move
+    /// itself in (see [`join_v1`]).
+    pub fn open_v1_tasks(&self) -> Result<Vec<std::os::fd::OwnedFd>, CgroupError> {
+        self.dirs
+            .iter()
+            .filter(|(i, _)| !self.layout.hierarchies[*i].v2)
+            .map(|(_, d)| {
+                let path = d.join("tasks");
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map(std::os::fd::OwnedFd::from)
+                    .map_err(|source| CgroupError::Write {
+                        path,
+                        value: "0".into(),
+                        source,
+                    })
+            })
+            .collect()
     }
 
     /// Moves `pid` into every hierarchy (v1, and the v2 tree on hybrid hosts).
@@ -387,6 +402,18 @@ pub fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
         value: value.to_string(),
         source,
     })
+}
+
+/// Moves the calling thread, which must be its process's only one, into the v1 cgroups whose
+/// `tasks` files are `fds` (opened by the parent, whose credentials the kernel checks).
+/// Writing "0" to `tasks` moves just the caller, which the kernel does without taking
+/// cgroup_threadgroup_rwsem; a pid written to `cgroup.procs` takes its write side, which
+/// waits for a full RCU grace period whenever it was idle (milliseconds, in a VM ~10 ms).
+pub fn join_v1(fds: Vec<std::os::fd::OwnedFd>) -> std::io::Result<()> {
+    for fd in fds {
+        std::fs::File::from(fd).write_all(b"0")?;
+    }
+    Ok(())
 }
 
 pub fn is_frozen(freezer_file: &Path) -> bool {

@@ -152,6 +152,7 @@ fn child(
 ) -> Result<std::convert::Infallible, InitError> {
     // Set up non-dumpable: the container cannot ptrace us or read our memory meanwhile.
     sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(init::step("set non-dumpable"))?;
+    init::note_ignored_signals();
     if let Some(l) = o
         .process
         .exec_cpu_affinity()

@@ -66,6 +66,10 @@ pub struct InitArgs<'a> {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub cgroup_mounts: Vec<(String, PathBuf)>,
+    /// `tasks` of each v1 cgroup, opened by the parent: the init moves itself in first thing.
+    pub cgroup_tasks: Vec<OwnedFd>,
+    /// Make the cgroup namespace here, once in the container's cgroups (not at clone).
+    pub unshare_cgroupns: bool,
     /// Namespaces to join with setns, already opened (and type-checked) by the parent.
     pub joins: Vec<(LinuxNamespaceType, OwnedFd)>,
     pub new_userns: bool,
@@ -75,9 +79,19 @@ pub struct InitArgs<'a> {
     pub proc_root: Option<ProcRoot>,
 }
 
+/// Signals found ignored when the init (or an exec'd process) started; reset before execve.
+static IGNORED_SIGNALS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Records the signals to reset before execve, while /proc is still the host's.
+pub(super) fn note_ignored_signals() {
+    let sigpipe = 1u64 << (libc::SIGPIPE - 1);
+    let mask = sys::ignored_signals().unwrap_or(sigpipe) | sigpipe;
+    IGNORED_SIGNALS.store(mask, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Entry point in the cloned child. Never returns: it execs or exits.
-pub fn run(args: InitArgs<'_>) -> ! {
-    let result = setup_and_exec(&args);
+pub fn run(mut args: InitArgs<'_>) -> ! {
+    let result = setup_and_exec(&mut args);
     let msg = match result {
         Ok(never) => match never {},
         Err(e) => e.to_string(),
@@ -88,9 +102,10 @@ pub fn run(args: InitArgs<'_>) -> ! {
     sys::exit_child(1)
 }
 
-fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitError> {
+fn setup_and_exec(a: &mut InitArgs<'_>) -> Result<std::convert::Infallible, InitError> {
     let spec = &a.bundle.spec;
     close_inherited(a)?;
+    note_ignored_signals();
     // The runtime process may have blocked signals; the container starts clean.
     // SAFETY: sigset manipulation on a local set.
     unsafe {
@@ -113,6 +128,10 @@ fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitErro
     {
         super::tuning::set_affinity("process.execCPUAffinity.initial", l)?;
     }
+    // Into the v1 cgroups before anything else runs here; the fds close once written.
+    crate::cgroups::join_v1(std::mem::take(&mut a.cgroup_tasks))
+        .map_err(step("join the container's v1 cgroups"))?;
+    let a = &*a;
     let state_json = match a.sync.recv()? {
         Msg::Go(s) => s,
         other => return Err(InitError::Other(format!("unexpected message {other:?}"))),
@@ -125,6 +144,9 @@ fn setup_and_exec(a: &InitArgs<'_>) -> Result<std::convert::Infallible, InitErro
                 std::io::Error::last_os_error(),
             ));
         }
+    }
+    if a.unshare_cgroupns {
+        sys::unshare(libc::CLONE_NEWCGROUP).map_err(step("unshare cgroup namespace"))?;
     }
     for (t, fd) in &a.joins {
         sys::setns(fd.as_fd(), crate::config::clone_flag(*t))
@@ -376,6 +398,9 @@ pub(super) fn exec_prepared(
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = p.env.iter().map(|c| c.as_ptr()).collect();
     envp.push(std::ptr::null());
+    // An ignored signal stays ignored across execve: hako's own SIGPIPE (main.rs) and whatever
+    // hako's caller ignored must not reach the container's process (runc resets them too).
+    sys::reset_signals(IGNORED_SIGNALS.load(std::sync::atomic::Ordering::Relaxed));
     // SAFETY: argv and envp are NULL-terminated arrays of valid C strings that outlive the call.
     unsafe { libc::execve(p.exe.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     let e = std::io::Error::last_os_error();
@@ -395,6 +420,7 @@ fn close_inherited(a: &InitArgs<'_>) -> Result<(), InitError> {
     keep.extend(a.joins.iter().map(|(_, fd)| fd.as_raw_fd()));
     keep.extend(a.console_fd.as_ref().map(|fd| fd.as_raw_fd()));
     keep.extend(a.proc_root.as_ref().map(ProcRoot::raw));
+    keep.extend(a.cgroup_tasks.iter().map(|fd| fd.as_raw_fd()));
     close_all_but(keep, a.preserve_fds)
 }
 

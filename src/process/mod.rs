@@ -272,13 +272,28 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
             })
             .collect()
     };
-    let cgroup_fd = match manager.unified_dir() {
+    // Placement without cgroup_threadgroup_rwsem (see cgroups::join_v1): cloned into the
+    // cgroup2 directory, and the init moves itself into the v1 ones. A two-stage init is
+    // forked by the first stage, so the parent places it by pid instead.
+    let cgroup_fd = match manager.v2_dir().filter(|_| !two_stage) {
         Some(d) => Some(
             sys::open(d, libc::O_PATH | libc::O_DIRECTORY, 0)
                 .map_err(sys_err(format!("open cgroup {}", d.display())))?,
         ),
         None => None,
     };
+    let cgroup_tasks = if two_stage {
+        Vec::new()
+    } else {
+        manager.open_v1_tasks()?
+    };
+    // A cgroup namespace is rooted at the cgroups of whoever creates it: cloned with it, the
+    // init would see hako's cgroups as its root in every hierarchy it was not cloned into.
+    let late_cgroupns =
+        clone_flags & libc::CLONE_NEWCGROUP as u64 != 0 && (two_stage || !cgroup_tasks.is_empty());
+    if late_cgroupns {
+        clone_flags &= !(libc::CLONE_NEWCGROUP as u64);
+    }
 
     // Opened here, in the host's mount namespace, before any container namespace is joined.
     let proc_root = if init::needs_procfs(
@@ -316,6 +331,8 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
                 no_new_keyring: o.no_new_keyring,
                 preserve_fds,
                 cgroup_mounts,
+                cgroup_tasks,
+                unshare_cgroupns: late_cgroupns,
                 joins,
                 new_userns: new_userns || joined_userns,
                 new_timens,
@@ -358,7 +375,7 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
     if new_userns {
         write_id_maps(pid, &bundle)?;
     }
-    if manager.mode() != cgroups::Mode::Unified || two_stage {
+    if two_stage {
         manager.attach(pid)?;
     }
     let pid_start = match sys::process_start_time(pid) {
