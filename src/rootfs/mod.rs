@@ -98,50 +98,79 @@ pub fn mkdir_all_in_root(
         Err(source) => return Err(io_err("unable to resolve", &rel)(source)),
     }
     let comps: Vec<&std::ffi::OsStr> = rel.iter().collect();
+    // The common case, only the last component missing, costs one more lookup instead of one
+    // per component; otherwise the walk starts at the root.
+    let mut start = 0;
     let mut prefix = PathBuf::new();
-    let mut parent = sys::openat2(root, Path::new("."), libc::O_PATH, 0, RESOLVE)
-        .map_err(io_err("unable to open", &rel))?;
-    for (i, c) in comps.iter().enumerate() {
+    let mut parent = None;
+    if comps.len() > 1 {
+        let up: PathBuf = comps[..comps.len() - 1].iter().collect();
+        if let Ok(fd) = sys::openat2(root, &up, libc::O_PATH, 0, RESOLVE) {
+            parent = Some(fd);
+            start = comps.len() - 1;
+            prefix = up;
+        }
+    }
+    let mut parent = match parent {
+        Some(fd) => fd,
+        None => sys::openat2(root, Path::new("."), libc::O_PATH, 0, RESOLVE)
+            .map_err(io_err("unable to open", &rel))?,
+    };
+    for (i, c) in comps.iter().enumerate().skip(start) {
         prefix.push(c);
         let last = i + 1 == comps.len();
-        match sys::openat2(root, &prefix, libc::O_PATH, 0, RESOLVE) {
-            Ok(fd) => {
-                parent = fd;
-                continue;
+        if !last {
+            match sys::openat2(root, &prefix, libc::O_PATH, 0, RESOLVE) {
+                Ok(fd) => {
+                    parent = fd;
+                    continue;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(source) => return Err(io_err("unable to resolve", &prefix)(source)),
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(source) => return Err(io_err("unable to resolve", &prefix)(source)),
         }
-        let name = Path::new(c);
-        let created = if last && file {
-            sys::openat(
-                parent.as_fd(),
-                name,
-                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW,
-                0o644,
-            )
-            .map(drop)
-        } else {
-            sys::mkdirat(parent.as_fd(), name, 0o755)
-        };
-        match created {
-            Ok(()) => {}
-            // Something appeared (or a dangling symlink is in the way): re-resolve below.
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-            Err(source) => return Err(io_err("unable to create", &prefix)(source)),
-        }
-        parent = sys::openat2(root, &prefix, libc::O_PATH, 0, RESOLVE).map_err(|e| {
-            if e.raw_os_error() == Some(libc::ENOENT) {
-                RootfsError::Invalid(format!(
-                    "unable to create {}: a dangling symlink is in the way",
-                    prefix.display()
-                ))
-            } else {
-                io_err("unable to resolve", &prefix)(e)
-            }
-        })?;
+        parent = create_in(root, parent.as_fd(), c, &prefix, last && file)?;
     }
     Ok(parent)
+}
+
+/// Creates `name` (a directory, or an empty file) in `parent`, then resolves `prefix`, the
+/// path it was created at, from the root again: whatever is there now is what counts.
+fn create_in(
+    root: BorrowedFd<'_>,
+    parent: BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+    prefix: &Path,
+    file: bool,
+) -> Result<OwnedFd, RootfsError> {
+    let name = Path::new(name);
+    let created = if file {
+        sys::openat(
+            parent,
+            name,
+            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW,
+            0o644,
+        )
+        .map(drop)
+    } else {
+        sys::mkdirat(parent, name, 0o755)
+    };
+    match created {
+        Ok(()) => {}
+        // Something appeared (or a dangling symlink is in the way): re-resolve below.
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+        Err(source) => return Err(io_err("unable to create", prefix)(source)),
+    }
+    sys::openat2(root, prefix, libc::O_PATH, 0, RESOLVE).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ENOENT) {
+            RootfsError::Invalid(format!(
+                "unable to create {}: a dangling symlink is in the way",
+                prefix.display()
+            ))
+        } else {
+            io_err("unable to resolve", prefix)(e)
+        }
+    })
 }
 
 /// A destination as a path relative to the container root (relative destinations are
@@ -429,22 +458,7 @@ fn bind_mount(
         },
         err,
     };
-    let mut flags = sys::OPEN_TREE_CLONE;
-    if opts.recursive_bind {
-        flags |= libc::AT_RECURSIVE as u32;
-    }
-    // SAFETY: AT_FDCWD is valid as a directory fd for *at calls.
-    let cwd = unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) };
-    let tree = sys::open_tree(cwd, src, flags).map_err(mount_err)?;
-    let is_dir = sys::fstat(tree.as_fd())
-        .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
-        .map_err(mount_err)?;
-    if opts.attr != sys::MountAttr::default() {
-        sys::mount_setattr(tree.as_fd(), false, &opts.attr).map_err(mount_err)?;
-    }
-    if opts.rec_attr != sys::MountAttr::default() {
-        sys::mount_setattr(tree.as_fd(), true, &opts.rec_attr).map_err(mount_err)?;
-    }
+    let (tree, is_dir) = detached_bind(src, opts).map_err(mount_err)?;
     let target = mkdir_all_in_root(root, dest, !is_dir)?;
     sys::move_mount_fd(tree.as_fd(), target.as_fd()).map_err(mount_err)?;
     let rest = options::MountOptions {
@@ -452,6 +466,26 @@ fn bind_mount(
         ..Default::default()
     };
     after_mount(root, dest, &rest)
+}
+
+/// A detached bind mount of host path `src` with the options' attributes already set, and
+/// whether it is a directory.
+fn detached_bind(src: &Path, opts: &options::MountOptions) -> io::Result<(OwnedFd, bool)> {
+    let mut flags = sys::OPEN_TREE_CLONE;
+    if opts.recursive_bind {
+        flags |= libc::AT_RECURSIVE as u32;
+    }
+    // SAFETY: AT_FDCWD is valid as a directory fd for *at calls.
+    let cwd = unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) };
+    let tree = sys::open_tree(cwd, src, flags)?;
+    let is_dir = sys::fstat(tree.as_fd()).map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)?;
+    if opts.attr != sys::MountAttr::default() {
+        sys::mount_setattr(tree.as_fd(), false, &opts.attr)?;
+    }
+    if opts.rec_attr != sys::MountAttr::default() {
+        sys::mount_setattr(tree.as_fd(), true, &opts.rec_attr)?;
+    }
+    Ok((tree, is_dir))
 }
 
 /// `type: cgroup`: a tmpfs with the container's own cgroup directory of every hierarchy bound
@@ -490,6 +524,10 @@ fn mount_cgroup(
         fstype: "cgroup".into(),
         err,
     })?;
+    // The tmpfs is new and only ours: its directories are made and opened through its root,
+    // with no path to resolve in the container's tree.
+    let top = sys::openat2(root, dest, libc::O_PATH | libc::O_DIRECTORY, 0, RESOLVE)
+        .map_err(io_err("unable to resolve", dest))?;
     let sub = options::MountOptions {
         bind: true,
         recursive_bind: false,
@@ -497,11 +535,25 @@ fn mount_cgroup(
         ..Default::default()
     };
     for (name, dir) in ctx.cgroup_dirs {
-        bind_mount(root, dir, &dest.join(name), &sub, "cgroup")?;
+        let mount_err = |err| RootfsError::Mount {
+            source_desc: dir.display().to_string(),
+            dest: PathBuf::from("/").join(dest).join(name),
+            fstype: "cgroup".into(),
+            err,
+        };
+        let (tree, _) = detached_bind(dir, &sub).map_err(mount_err)?;
+        let name = Path::new(name);
+        sys::mkdirat(top.as_fd(), name, 0o755).map_err(mount_err)?;
+        let target = sys::openat(
+            top.as_fd(),
+            name,
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            0,
+        )
+        .map_err(mount_err)?;
+        sys::move_mount_fd(tree.as_fd(), target.as_fd()).map_err(mount_err)?;
     }
     if ro {
-        let top = sys::openat2(root, dest, libc::O_PATH, 0, RESOLVE)
-            .map_err(io_err("unable to resolve", dest))?;
         let attr = sys::MountAttr {
             attr_set: sys::MOUNT_ATTR_RDONLY,
             ..Default::default()
