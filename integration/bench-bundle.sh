@@ -5,7 +5,7 @@
 #   integration/bench-bundle.sh        (as root; integration/setup.sh and cargo build --release first)
 #
 # Environment:
-#   HAKO_BUNDLE=path  binary (default <repo>/target/release/hako-bundle)
+#   HAKO_BUNDLE=path  binary (default <repo>/target/x86_64-unknown-linux-gnu/release/hako-bundle)
 #   LAYERS="dir ..."  host directories, one layer each (default: /usr/include /usr/lib/gcc
 #                     /usr/libexec /usr/share/doc, a few hundred MB in all)
 #   RUNS=N            timed runs per command (default 5, after 1 warm-up)
@@ -22,7 +22,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-HAKO_BUNDLE=${HAKO_BUNDLE:-$repo/target/release/hako-bundle}
+HAKO_BUNDLE=${HAKO_BUNDLE:-$repo/target/x86_64-unknown-linux-gnu/release/hako-bundle}
 LAYERS=${LAYERS:-/usr/include /usr/lib/gcc /usr/libexec /usr/share/doc}
 RUNS=${RUNS:-5}
 RESULTS=${RESULTS:-$repo/target/bench-results/bundle-$(date +%Y%m%d-%H%M%S)}

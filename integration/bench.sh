@@ -6,7 +6,7 @@
 #   integration/bench.sh            (as root; run integration/setup.sh first)
 #
 # Environment (defaults take about 5-8 minutes on this project's 2-core VM):
-#   HAKO=path        hako binary (default: <repo>/target/release/hako; skipped if missing)
+#   HAKO=path        hako binary (default: <repo>/target/x86_64-unknown-linux-gnu/release/hako; skipped if missing)
 #   RUNS=N           timed runs per command (default 50)
 #   WARMUP=N         warm-up runs per command (default 5)
 #   RSS_RUNS=N       samples per command for peak RSS (default 5)
@@ -68,7 +68,7 @@ CONC_P=${CONC_P:-10}
 PODMAN=${PODMAN:-1}
 LOAD_MAX=${LOAD_MAX:-1.0}
 LOAD_WAIT=${LOAD_WAIT:-0}
-HAKO=${HAKO:-$repo/target/release/hako}
+HAKO=${HAKO:-$repo/target/x86_64-unknown-linux-gnu/release/hako}
 RESULTS=${RESULTS:-$repo/target/bench-results/$(date +%Y%m%d-%H%M%S)}
 CG_ROOT=/hako-bench
 TIME_BIN=/usr/bin/time

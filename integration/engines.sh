@@ -2,7 +2,7 @@
 # End to end: containerd (ctr + the io.containerd.runc.v2 shim) and Podman (conmon) drive hako
 # as their OCI runtime, and every scenario checks what a user of the engine sees.
 #
-#   integration/engines.sh                # hako (target/release/hako, or $HAKO)
+#   integration/engines.sh                # hako (target/x86_64-unknown-linux-gnu/release/hako, or $HAKO)
 #   RUNTIME=runc integration/engines.sh   # the same scenarios on runc, to show they test something
 #
 # Needs root, containerd, podman, conmon, python3 (ptys), gcc + libc6-dev (a static
@@ -19,7 +19,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNTIME=${RUNTIME:-hako}
 case $RUNTIME in
-    hako) RT_BIN=${HAKO:-$repo/target/release/hako} ;;
+    hako) RT_BIN=${HAKO:-$repo/target/x86_64-unknown-linux-gnu/release/hako} ;;
     runc) RT_BIN=$(command -v runc || true) ;;
     *) echo "engines.sh: RUNTIME must be hako or runc" >&2; exit 2 ;;
 esac

@@ -25,7 +25,7 @@ set -x
 # The fuzz crate has its own lock file (it is its own workspace): fail in seconds, not after
 # the whole suite, when a dependency change was not carried into it.
 (cd fuzz && cargo metadata --locked --format-version 1 >/dev/null)
-# Build first: integration tests exec target/release/hako.
+# Build first: integration tests exec target/x86_64-unknown-linux-gnu/release/hako.
 cargo build --release
 cargo fmt --check
 cargo clippy --all-targets --release -- -D warnings

@@ -5,7 +5,7 @@
 #
 # The guest runs Debian's stock backports kernel under TCG (no KVM here), with the
 # host's /usr and /etc read-only over 9p (host binaries just work), and this repo
-# read-write at the same absolute path (target/release/hako and the test binaries run
+# read-write at the same absolute path (target/x86_64-unknown-linux-gnu/release/hako and the test binaries run
 # unchanged). CMD's stdout/stderr stream to ours; we exit with CMD's status, or
 #   124  GUEST_TIMEOUT (seconds, default 600) expired,
 #   125  the guest died without reporting a status (kernel panic, init failure, qemu error).
