@@ -18,6 +18,7 @@
 #   LOAD_MAX=L LOAD_WAIT=S  before each timed section, wait up to S seconds (polling every
 #                    30 s) for the 1-minute load average to fall to L (default 1.0, 0 s =
 #                    do not wait); the load is recorded either way
+#   STATE_DIR=dir    where the runtimes' --root dirs go (default /dev/shm: tmpfs, like /run)
 #   RESULTS=dir      where the raw data + summary go (default <repo>/target/bench-results/<ts>)
 #
 # Cases (container process is /bin/true in a busybox bundle unless said otherwise):
@@ -94,6 +95,11 @@ for rt in runc crun; do
 done
 
 work=$(mktemp -d /tmp/hako-bench.XXXXXX)
+# State roots (--root) on tmpfs, as on hosts where /run is one (engines keep them there:
+# /run/containerd/runc, /run/crun...). This VM's /run is on the ext4 root, mounted with
+# `discard`: there every removed state directory costs all runtimes a synchronous discard and
+# inode allocation scans, which is the disk, not the runtime. STATE_DIR=dir overrides.
+state_root=$(mktemp -d "${STATE_DIR:-/dev/shm}/hako-bench-state.XXXXXX")
 holder_pid=
 pm_dir=
 
@@ -108,7 +114,7 @@ cleanup() {
     # Remove any containers left by an aborted run (state dirs live in our --root).
     local rt root
     for rt in "${!BIN[@]}"; do
-        for root in "$work/root-$rt" "$work/root-scale-$rt" "$work/root-conc-$rt"; do
+        for root in "$state_root/root-$rt" "$state_root/root-scale-$rt" "$state_root/root-conc-$rt"; do
             [ -d "$root" ] || continue
             launch "$rt" "${BIN[$rt]}" --root "$root" list -q 2>/dev/null |
                 xargs -r -P 4 -I{} nsenter --mount="$(mntns_of "$rt")" -- "${BIN[$rt]}" --root "$root" delete -f {} >/dev/null 2>&1
@@ -116,7 +122,7 @@ cleanup() {
     done
     [ -n "$holder_pid" ] && kill "$holder_pid" 2>/dev/null && wait "$holder_pid" 2>/dev/null
     "$repo/integration/rm-cgroups.sh" "$CG_ROOT" || echo "bench.sh: WARNING: cgroups left under $CG_ROOT" >&2
-    rm -rf "$work"
+    rm -rf "$work" "$state_root"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -158,7 +164,7 @@ launch_prefix() {  # same, as a command-line prefix string for hyperfine
 # rtc RT ARGS...: the runtime RT with its own --root, in its mount namespace.
 rtc() {
     local rt=$1; shift
-    launch "$rt" "${BIN[$rt]}" --root "$work/root-$rt" "$@"
+    launch "$rt" "${BIN[$rt]}" --root "$state_root/root-$rt" "$@"
 }
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
@@ -255,7 +261,7 @@ PY
 }
 
 for rt in "${!BIN[@]}"; do
-    mkdir -p "$work/root-$rt"
+    mkdir -p "$state_root/root-$rt"
     CGROUPS_PATH=$CG_ROOT/$rt "$repo/integration/make-bundle.sh" "$work/bundle-$rt" /bin/true >/dev/null
     for v in limits exec; do
         mkdir -p "$work/bundle-$rt-$v"
@@ -276,7 +282,7 @@ case_bundle() { case $1 in *-limits) echo "$work/bundle-$2-limits" ;; *) echo "$
 for rt in runc crun hako; do
     [ -n "${BIN[$rt]:-}" ] || continue
     for c in "${cases[@]}"; do
-        if ! launch "$rt" "$work/seq.sh" "$(case_mode "$c")" "${BIN[$rt]}" "$work/root-$rt" \
+        if ! launch "$rt" "$work/seq.sh" "$(case_mode "$c")" "${BIN[$rt]}" "$state_root/root-$rt" \
                 "$(case_bundle "$c" "$rt")" sanity >"$work/sanity.log" 2>&1; then
             echo "bench.sh: SKIPPING $rt: case '$c' failed its sanity run:" >&2
             sed 's/^/    /' "$work/sanity.log" >&2
@@ -324,11 +330,11 @@ for c in "${cases[@]}" exec; do
     if [ "$c" = exec ]; then
         [ "${#exec_ok[@]}" -gt 0 ] || continue
         for rt in "${exec_ok[@]}"; do
-            args+=(-n "$rt" "$(launch_prefix "$rt") ${BIN[$rt]} --root $work/root-$rt exec bx /bin/true")
+            args+=(-n "$rt" "$(launch_prefix "$rt") ${BIN[$rt]} --root $state_root/root-$rt exec bx /bin/true")
         done
     else
         for rt in "${order[@]}"; do
-            args+=(-n "$rt" "$(launch_prefix "$rt") $work/seq.sh $(case_mode "$c") ${BIN[$rt]} $work/root-$rt $(case_bundle "$c" "$rt") b-$c")
+            args+=(-n "$rt" "$(launch_prefix "$rt") $work/seq.sh $(case_mode "$c") ${BIN[$rt]} $state_root/root-$rt $(case_bundle "$c" "$rt") b-$c")
         done
     fi
     note_load "$c"
@@ -342,7 +348,7 @@ if [ -n "$TIME_BIN" ]; then
     : > "$RESULTS/rss.tsv"
     rss() {  # rss RT CMD ARGS...: one sample, appended to rss.tsv
         local rt=$1 cmd=$2; shift 2
-        launch "$rt" "$TIME_BIN" -f %M -o "$work/rss.out" "${BIN[$rt]}" --root "$work/root-$rt" "$cmd" "$@" >/dev/null 2>&1 || true
+        launch "$rt" "$TIME_BIN" -f %M -o "$work/rss.out" "${BIN[$rt]}" --root "$state_root/root-$rt" "$cmd" "$@" >/dev/null 2>&1 || true
         printf '%s\t%s\t%s\n' "$rt" "$cmd" "$(tail -1 "$work/rss.out")" >> "$RESULTS/rss.tsv"
     }
     for rt in "${order[@]}"; do
@@ -365,7 +371,7 @@ echo "=== syscalls per lifecycle (strace -f -c) ==="
 for rt in "${order[@]}"; do
     st() {  # st NAME ARGS...: strace one runtime command
         local name=$1; shift
-        launch "$rt" strace -f -c -o "$RESULTS/strace-$rt-$name.txt" "${BIN[$rt]}" --root "$work/root-$rt" "$@"
+        launch "$rt" strace -f -c -o "$RESULTS/strace-$rt-$name.txt" "${BIN[$rt]}" --root "$state_root/root-$rt" "$@"
     }
     # create's init lives on (traced) until start lets it exec /bin/true and it exits.
     st create create -b "$work/bundle-$rt" sc >/dev/null &
@@ -388,7 +394,7 @@ if [ "$SCALE_N" -gt 0 ]; then
         [ -n "${BIN[$rt]:-}" ] || continue
         echo
         echo "=== scale: $rt, state and list with 1 and $SCALE_N containers ==="
-        root=$work/root-scale-$rt
+        root=$state_root/root-scale-$rt
         mkdir -p "$root"
         clone_bundles "$work/bundle-$rt-exec" "$work/scale-$rt" "$SCALE_N" "$CG_ROOT/scale-$rt"
         sc_cmd() { echo "$(launch_prefix "$rt") ${BIN[$rt]} --root $root $*"; }
@@ -417,7 +423,7 @@ echo
 echo "=== concurrent: $CONC_N creates, $CONC_P at a time ==="
 : > "$RESULTS/concurrent.tsv"
 for rt in "${order[@]}"; do
-    root=$work/root-conc-$rt
+    root=$state_root/root-conc-$rt
     mkdir -p "$root"
     clone_bundles "$work/bundle-$rt-exec" "$work/conc-$rt" "$CONC_N" "$CG_ROOT/conc-$rt"
     note_load "concurrent-$rt"

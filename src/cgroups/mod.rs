@@ -241,12 +241,15 @@ impl Manager {
     pub fn create(&self, res: Option<&LinuxResources>) -> Result<(), CgroupError> {
         for (i, dir) in &self.dirs {
             let h = &self.layout.hierarchies[*i];
-            if h.v2 {
-                v2::create(&h.mountpoint, dir, self.layout.mode == Mode::Unified)?;
+            let made = if h.v2 {
+                v2::create(&h.mountpoint, dir, self.layout.mode == Mode::Unified)?
             } else {
-                v1::create(h, dir)?;
+                v1::create(h, dir)?
+            };
+            // A directory this call made has no processes yet.
+            if !made {
+                check_empty(dir)?;
             }
-            check_empty(dir)?;
         }
         if let Some(res) = res {
             match self.layout.mode {
@@ -383,6 +386,29 @@ fn own_cgroups() -> Result<Vec<(Vec<String>, PathBuf)>, CgroupError> {
         .collect())
 }
 
+/// mkdir of `dir`, and of its missing parents only when it has some; true when this call
+/// made `dir`.
+fn create_leaf(dir: &Path) -> Result<bool, CgroupError> {
+    let cerr = |source| CgroupError::Create {
+        path: dir.to_path_buf(),
+        source,
+    };
+    match std::fs::create_dir(dir) {
+        Ok(()) => return Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(cerr(e)),
+    }
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).map_err(cerr)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(cerr(e)),
+    }
+}
+
 fn check_empty(dir: &Path) -> Result<(), CgroupError> {
     let procs = dir.join("cgroup.procs");
     let text = std::fs::read_to_string(&procs).map_err(|source| CgroupError::Read {
@@ -456,19 +482,26 @@ fn collect_pids(d: &Path, out: &mut Vec<i32>) -> bool {
 /// process is still exiting is briefly busy, so EBUSY is retried.
 pub fn destroy(dirs: &[PathBuf]) -> Result<(), CgroupError> {
     for d in dirs {
-        if let Ok(rd) = std::fs::read_dir(d) {
-            let children: Vec<PathBuf> = rd
-                .flatten()
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                .map(|e| e.path())
-                .collect();
-            destroy(&children)?;
-        }
         let mut tries = 0;
+        // Child cgroups (made by the container or a nested runtime) go first; they are
+        // looked for only when the directory cannot go as it is, which is rare.
+        let mut children_removed = false;
         loop {
             match std::fs::remove_dir(d) {
                 Ok(()) => break,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && !children_removed => {
+                    children_removed = true;
+                    if let Ok(rd) = std::fs::read_dir(d) {
+                        let children: Vec<PathBuf> = rd
+                            .flatten()
+                            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                            .map(|e| e.path())
+                            .collect();
+                        destroy(&children)?;
+                    }
+                }
+                // Processes that were just killed leave their cgroup a moment later.
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 200 => {
                     tries += 1;
                     std::thread::sleep(std::time::Duration::from_millis(5));

@@ -7,7 +7,9 @@ use oci_spec::runtime::{
 };
 use std::path::{Path, PathBuf};
 
-pub fn create(h: &Hierarchy, dir: &Path) -> Result<(), CgroupError> {
+/// Creates the container's directory (and missing parents); true when this call made it,
+/// so that it is known to be empty.
+pub fn create(h: &Hierarchy, dir: &Path) -> Result<bool, CgroupError> {
     if h.has("cpuset") {
         // A new cpuset cgroup starts with empty cpus/mems and refuses tasks until they are
         // set: copy them down from the nearest ancestor, level by level.
@@ -20,8 +22,9 @@ pub fn create(h: &Hierarchy, dir: &Path) -> Result<(), CgroupError> {
                 _ => break,
             }
         }
+        let mut made = false;
         for d in missing.iter().rev() {
-            mkdir(d)?;
+            made = mkdir(d)?;
             if let Some(parent) = d.parent() {
                 for f in ["cpuset.cpus", "cpuset.mems"] {
                     let mine = read_trim(&d.join(f))?;
@@ -32,18 +35,16 @@ pub fn create(h: &Hierarchy, dir: &Path) -> Result<(), CgroupError> {
                 }
             }
         }
-        return Ok(());
+        return Ok(made);
     }
-    std::fs::create_dir_all(dir).map_err(|source| CgroupError::Create {
-        path: dir.to_path_buf(),
-        source,
-    })
+    super::create_leaf(dir)
 }
 
-fn mkdir(d: &Path) -> Result<(), CgroupError> {
+/// mkdir of one level; false when it already existed.
+fn mkdir(d: &Path) -> Result<bool, CgroupError> {
     match std::fs::create_dir(d) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         Err(source) => Err(CgroupError::Create {
             path: d.to_path_buf(),
             source,
@@ -342,8 +343,10 @@ fn apply_devices(
         };
         rules.push((true, format!("{t} {}:{} {acc}", n(maj), n(min))));
     }
+    // One open of each file: the kernel takes one rule per write(2).
+    let mut files: [Option<std::fs::File>; 2] = [None, None];
     for (allow, text) in rules {
-        let file = if allow {
+        let name = if allow {
             "devices.allow"
         } else {
             "devices.deny"
@@ -354,7 +357,23 @@ fn apply_devices(
         } else {
             text
         };
-        write(&d.join(file), &text)?;
+        let path = d.join(name);
+        let werr = |source| CgroupError::Write {
+            path: path.clone(),
+            value: text.clone(),
+            source,
+        };
+        let slot = &mut files[usize::from(allow)];
+        let f = match slot {
+            Some(f) => f,
+            None => slot.insert(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(werr)?,
+            ),
+        };
+        std::io::Write::write_all(f, text.as_bytes()).map_err(werr)?;
     }
     Ok(())
 }

@@ -9,25 +9,24 @@ const MODE: &str = "cgroup v2";
 /// Creates `dir` under `mountpoint`. On a unified host every controller available is enabled
 /// in each ancestor's cgroup.subtree_control, as runc does: an `update` may later set limits
 /// the config did not have, and a `unified` key may name any controller.
-pub fn create(mountpoint: &Path, dir: &Path, unified: bool) -> Result<(), CgroupError> {
+/// Creates the container's directory (and missing parents); true when this call made it.
+pub fn create(mountpoint: &Path, dir: &Path, unified: bool) -> Result<bool, CgroupError> {
     if !unified {
-        return std::fs::create_dir_all(dir).map_err(|source| CgroupError::Create {
-            path: dir.to_path_buf(),
-            source,
-        });
+        return super::create_leaf(dir);
     }
     let rel = dir.strip_prefix(mountpoint).unwrap_or(dir);
     let mut cur = mountpoint.to_path_buf();
+    let mut made = false;
     for comp in rel.components() {
         enable_controllers(&cur);
         cur.push(comp);
-        match std::fs::create_dir(&cur) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        made = match std::fs::create_dir(&cur) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
             Err(source) => return Err(CgroupError::Create { path: cur, source }),
-        }
+        };
     }
-    Ok(())
+    Ok(made)
 }
 
 /// Best effort: a cgroup with processes of its own (the caller's, for a relative
