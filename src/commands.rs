@@ -485,14 +485,9 @@ fn exec(root: &std::path::Path, a: &ExecArgs) -> Result<i32, CommandError> {
     }
     // The process is a clone of this hako until it execs: protect the binary (CVE-2019-5736).
     crate::exeseal::ensure_sealed()?;
-    let spec: Option<oci_spec::runtime::Spec> = std::fs::read(st.bundle.join("config.json"))
-        .ok()
-        .and_then(|d| serde_json::from_slice(&d).ok());
-    let seccomp = match spec
-        .as_ref()
-        .and_then(|s| s.linux().as_ref())
-        .and_then(|l| l.seccomp().as_ref())
-    {
+    // The profile saved at create: a config.json edited or removed since changes nothing.
+    let seccomp_spec = dir.seccomp_profile(&st)?;
+    let seccomp = match &seccomp_spec {
         Some(sc) => Some(crate::seccomp_cache::compile(sc, root).map_err(ProcessError::from)?),
         None => None,
     };
@@ -500,6 +495,7 @@ fn exec(root: &std::path::Path, a: &ExecArgs) -> Result<i32, CommandError> {
         state: &st,
         process: &process,
         seccomp: seccomp.as_ref(),
+        seccomp_spec: seccomp_spec.as_ref(),
         console_socket: a.console_socket.as_deref(),
         pidfd_socket: a.pidfd_socket.as_deref(),
         pid_file: a.pid_file.as_deref(),

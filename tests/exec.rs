@@ -226,3 +226,79 @@ fn exec_procfs_writes_ignore_a_fake_proc_in_the_container() {
     rt.ok(&["delete", "-f", &id]);
     assert_clean(&rt, &id);
 }
+
+/// The seccomp filter of exec'd processes is the profile saved at create: editing or removing
+/// config.json afterwards neither drops nor changes it, and a saved profile that cannot be
+/// read fails the exec (255, naming the file) instead of running the process unfiltered.
+#[test]
+fn exec_applies_the_seccomp_profile_saved_at_create() {
+    let rt = Runtime::new("exec-seccomp");
+    let id = unique_id("execseccomp");
+    let mut b = Bundle::new(&id, &["sleep", "100"]);
+    b.edit(|c| {
+        c["root"]["readonly"] = false.into();
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                          "errnoRet": 95}]
+        });
+    });
+    assert!(rt.create(&b, &id).status.success());
+    rt.ok(&["start", &id]);
+    let pjson = b.dir.join("process.json");
+    std::fs::write(
+        &pjson,
+        r#"{"args":["sh","-c","mkdir /tmp/x 2>&1; echo rc=$?"],"env":["PATH=/bin"],"cwd":"/",
+            "user":{"uid":0,"gid":0}}"#,
+    )
+    .expect("write");
+    let made = b.rootfs().join("tmp/x");
+    let mkdir = |how: &str| {
+        let out = rt.hako(&["exec", "-p", pjson.to_str().expect("utf8"), &id]);
+        assert!(out.status.success(), "{how}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            text.contains("Operation not supported") && text.ends_with("rc=1\n"),
+            "{how}: mkdir was not filtered: {text}"
+        );
+        assert!(!made.exists(), "{how}");
+    };
+    mkdir("as created");
+    // The command-line form too (its process template comes from config.json).
+    let out = rt.hako(&["exec", &id, "mkdir", "/tmp/x"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Operation not supported"));
+
+    b.edit(|c| {
+        c["linux"]["seccomp"] = serde_json::Value::Null;
+    });
+    mkdir("config.json without the profile");
+    std::fs::write(b.dir.join("config.json"), "{ not json").expect("write");
+    mkdir("config.json invalid");
+    std::fs::remove_file(b.dir.join("config.json")).expect("rm");
+    mkdir("config.json removed");
+
+    // The saved profile itself unreadable: a clear failure, never an unfiltered process.
+    let saved = rt.root.join(&id).join("seccomp.json");
+    assert!(saved.exists(), "profile not saved next to state.json");
+    std::fs::write(&saved, "garbage").expect("write");
+    let out = rt.hako(&["exec", "-p", pjson.to_str().expect("utf8"), &id]);
+    assert_eq!(out.status.code(), Some(255), "{}", stdout(&out));
+    assert!(stdout(&out).is_empty(), "the process ran: {}", stdout(&out));
+    assert!(
+        stderr(&out).contains(saved.to_str().expect("utf8")),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(&saved).expect("rm");
+    let out = rt.hako(&["exec", "-p", pjson.to_str().expect("utf8"), &id]);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(stdout(&out).is_empty(), "the process ran: {}", stdout(&out));
+    assert!(
+        stderr(&out).contains("seccomp profile") && stderr(&out).contains("seccomp.json"),
+        "{}",
+        stderr(&out)
+    );
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}

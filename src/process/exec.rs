@@ -20,6 +20,8 @@ pub struct ExecOpts<'a> {
     pub state: &'a State,
     pub process: &'a Process,
     pub seccomp: Option<&'a crate::seccomp::Program>,
+    /// The profile `seccomp` was compiled from (for SCMP_ACT_NOTIFY's listenerPath).
+    pub seccomp_spec: Option<&'a oci_spec::runtime::LinuxSeccomp>,
     pub console_socket: Option<&'a Path>,
     /// `--pidfd-socket`: receives a pidfd of the process.
     pub pidfd_socket: Option<&'a Path>,
@@ -110,7 +112,7 @@ pub fn exec(o: &ExecOpts<'_>) -> Result<i32, ProcessError> {
         .map_err(|e| kill(e.into()))?;
     let mut reply = parent_ch.recv_fd();
     if let Ok((Msg::SeccompFd, Some(fd))) = reply {
-        super::forward_seccomp_fd(&st.bundle, st, proc_pid, fd).map_err(kill)?;
+        super::forward_seccomp_fd(o.seccomp_spec, st, proc_pid, fd).map_err(kill)?;
         reply = parent_ch.recv_fd();
     }
     match reply.map(|(m, _)| m) {
