@@ -359,13 +359,15 @@ fn proc_root(p: Option<&ProcRoot>) -> Result<&ProcRoot, InitError> {
     p.ok_or_else(|| InitError::Other("internal error: no procfs handle".into()))
 }
 
-/// The last steps: dumpable again, the seccomp filter (with no_new_privs), execve.
+/// The last steps: the seccomp filter (with no_new_privs), execve. Non-dumpable until then;
+/// execve makes the program dumpable as usual.
 pub(super) fn exec_prepared(
     p: &Prepared,
     seccomp: Option<&crate::seccomp::Program>,
     sync: &Channel,
 ) -> Result<std::convert::Infallible, InitError> {
-    sys::prctl(libc::PR_SET_DUMPABLE, 1).map_err(step("set dumpable"))?;
+    // Again: the credential changes since set it to fs.suid_dumpable, which may be 1.
+    sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(step("set non-dumpable"))?;
     if let Some(l) = &p.final_cpus {
         super::tuning::set_affinity("process.execCPUAffinity.final", l)?;
     }
