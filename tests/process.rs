@@ -1072,6 +1072,36 @@ fn seccomp_filter_flags_load_and_the_filter_holds() {
     }
 }
 
+/// The filter is compiled by `hako create` before the init joins its cgroup, so a memory
+/// limit far too small for libseccomp's work does not stop the default profile (the
+/// largest one) from being loaded.
+#[test]
+fn default_seccomp_profile_runs_under_a_tiny_memory_limit() {
+    let profile: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("seccomp-profiles/default.json"),
+        )
+        .expect("default profile"),
+    )
+    .expect("json");
+    let rt = Runtime::new("proc-seccomp-tinymem");
+    let id = unique_id("seccomp-tinymem");
+    // `true`, after showing the limit it runs under (v1 file, else v2's).
+    let mut b = sh_bundle(
+        &id,
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || \
+         cat /sys/fs/cgroup/memory.max; exec true",
+    );
+    b.edit(|c| {
+        c["linux"]["seccomp"] = profile;
+        c["linux"]["resources"]["memory"] = json!({"limit": 2 * 1024 * 1024});
+    });
+    let (code, out, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{out} {err}");
+    assert_eq!(out, "2097152\n", "{err}");
+    assert_clean(&rt, &id);
+}
+
 /// The compiled program is cached under --root (compiling a large profile costs more than
 /// the rest of create); a cached or a corrupted entry still gives the same enforcement.
 #[test]
