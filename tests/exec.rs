@@ -302,3 +302,141 @@ fn exec_applies_the_seccomp_profile_saved_at_create() {
     rt.ok(&["delete", "-f", &id]);
     assert_clean(&rt, &id);
 }
+
+/// runc's `--ignore-paused`: the exec is not refused; the process joins the frozen cgroup
+/// and runs once the container is resumed (until then `exec` waits, as runc's does).
+#[test]
+fn exec_ignore_paused_runs_in_a_paused_container() {
+    let rt = Runtime::new("exec-ignore-paused");
+    let (_b, id) = running(&rt, "execpaused");
+    rt.ok(&["pause", &id]);
+    let mut c = rt.cmd();
+    c.args(["exec", "--ignore-paused", &id, "echo", "ran after resume"]);
+    let exec = std::thread::spawn(move || detached_output(c));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !exec.is_finished(),
+        "exec returned while the container was paused"
+    );
+    assert_eq!(rt.status(&id), "paused");
+    rt.ok(&["resume", &id]);
+    let out = exec.join().expect("exec thread");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ran after resume\n");
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
+
+#[test]
+fn exec_preserve_fds_passes_fd_3() {
+    let rt = Runtime::new("exec-preserve");
+    let (b, id) = running(&rt, "execpreserve");
+    let file = b.dir.join("passed");
+    std::fs::write(&file, "through fd 3\n").expect("write");
+    // fd 3 of hako is the file; only with --preserve-fds 1 does the process get it.
+    let with_fd3 = |flags: &str| {
+        std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!(
+                    "exec \"$0\" --root \"$1\" exec {flags} \"$2\" \
+                     sh -c 'cat /proc/self/fd/3 2>&1; ls /proc/self/fd' 3<\"$3\""
+                ),
+                HAKO,
+                rt.root.to_str().expect("utf8"),
+                &id,
+                file.to_str().expect("utf8"),
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("sh")
+    };
+    let out = with_fd3("--preserve-fds 1");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("through fd 3\n"), "{text}");
+    assert_eq!(text.lines().filter(|l| *l == "3").count(), 1, "{text}");
+    let out = with_fd3("");
+    let text = stdout(&out);
+    assert!(!text.contains("through fd 3"), "{text}");
+    assert!(text.contains("No such file"), "{text}");
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
+
+#[test]
+fn exec_process_label_is_refused_without_selinux() {
+    let rt = Runtime::new("exec-label");
+    let (_b, id) = running(&rt, "execlabel");
+    let out = rt.hako(&["exec", "--process-label", "x", &id, "echo", "ran"]);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("process.selinuxLabel")
+            && stderr(&out).contains("SELinux is not enabled"),
+        "{}",
+        stderr(&out)
+    );
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
+
+/// `--cgroup`: a plain path is a sub-cgroup in every hierarchy; `controller:path` (v1) only
+/// in that controller's; an unknown controller is refused. Seen in /proc/self/cgroup.
+#[test]
+fn exec_cgroup_puts_the_process_in_sub_cgroups() {
+    let rt = Runtime::new("exec-cgroup");
+    let (_b, id) = running(&rt, "execcgroup");
+    let base = format!("{CGROUP_PREFIX}/{id}");
+    let mounts = cgroup_mounts();
+    for m in &mounts {
+        let d = m.join(base.trim_start_matches('/'));
+        if d.exists() {
+            std::fs::create_dir(d.join("sub")).expect("mkdir sub-cgroup");
+            // A v1 cpuset child starts with no cpus or mems: give it its parent's.
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                if let Ok(v) = std::fs::read_to_string(d.join(f)) {
+                    std::fs::write(d.join("sub").join(f), v.trim()).expect("cpuset");
+                }
+            }
+        }
+    }
+    let cgroups_of = |flags: &[&str]| {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(flags);
+        args.extend([id.as_str(), "cat", "/proc/self/cgroup"]);
+        let out = rt.hako(&args);
+        assert!(out.status.success(), "{flags:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    // Plain: every line is in the sub-cgroup.
+    let text = cgroups_of(&["--cgroup", "sub"]);
+    assert!(
+        text.lines().all(|l| l.ends_with(&format!("{base}/sub"))),
+        "{text}"
+    );
+    if !common::host::cgroup_v2() {
+        let text = cgroups_of(&["--cgroup", "memory:sub", "--cgroup", "pids,freezer:/sub"]);
+        for l in text.lines() {
+            let ctrl = l.split(':').nth(1).unwrap_or("");
+            let want = if ["memory", "pids", "freezer"].contains(&ctrl) {
+                format!("{base}/sub")
+            } else {
+                base.clone()
+            };
+            assert!(l.ends_with(&format!(":{want}")), "{l} in {text}");
+        }
+        let out = rt.hako(&["exec", "--cgroup", "nosuch:sub", &id, "true"]);
+        assert_eq!(out.status.code(), Some(255));
+        assert!(
+            stderr(&out).contains("no nosuch cgroup"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = rt.hako(&["exec", "--cgroup", "../x", &id, "true"]);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(stderr(&out).contains("'..'"), "{}", stderr(&out));
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
