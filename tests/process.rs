@@ -844,6 +844,35 @@ fn terminal_and_console_socket_must_go_together() {
     assert_clean(&rt, &id);
 }
 
+/// The init joins a fresh session keyring named `_ses.<id>` (runc's default), visible in the
+/// host's /proc/keys while the container lives; `--no-new-keyring` keeps the caller's.
+#[test]
+fn session_keyring_is_named_after_the_container_unless_no_new_keyring() {
+    let rt = Runtime::new("proc-keyring");
+    for no_new in [false, true] {
+        let id = unique_id("keyring");
+        let b = Bundle::new(&id, &["sleep", "100"]);
+        let mut c = rt.cmd();
+        c.arg("create");
+        if no_new {
+            c.arg("--no-new-keyring");
+        }
+        c.arg("-b").arg(&b.dir).arg(&id);
+        let out = detached_output(c);
+        assert!(out.status.success(), "{}", stderr(&out));
+        rt.ok(&["start", &id]);
+        let keys = std::fs::read_to_string("/proc/keys").expect("/proc/keys");
+        let name = format!(" _ses.{id}:");
+        assert_eq!(
+            keys.contains(&name),
+            !no_new,
+            "no_new_keyring={no_new}: {keys}"
+        );
+        rt.ok(&["delete", "-f", &id]);
+        assert_clean(&rt, &id);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Seccomp.
 // ---------------------------------------------------------------------------------------------
