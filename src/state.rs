@@ -183,14 +183,21 @@ pub fn validate_id(id: &str) -> Result<(), StateError> {
     }
 }
 
-/// `--root` default: /run/hako for root, $XDG_RUNTIME_DIR/hako otherwise.
+/// `--root` default for the caller (see [`default_root_for`]).
 pub fn default_root() -> PathBuf {
-    if sys::getuid() != 0
-        && let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty())
-    {
-        return PathBuf::from(x).join("hako");
+    default_root_for(
+        sys::getuid(),
+        std::env::var_os("XDG_RUNTIME_DIR").as_deref(),
+    )
+}
+
+/// /run/hako for root, $XDG_RUNTIME_DIR/hako for anyone else who has one set (else
+/// /run/hako too, as runc).
+pub fn default_root_for(uid: u32, xdg_runtime_dir: Option<&std::ffi::OsStr>) -> PathBuf {
+    match xdg_runtime_dir.filter(|x| !x.is_empty()) {
+        Some(x) if uid != 0 => PathBuf::from(x).join("hako"),
+        _ => PathBuf::from("/run/hako"),
     }
-    PathBuf::from("/run/hako")
 }
 
 /// An open container state directory, locked for the lifetime of the value when asked.
@@ -434,6 +441,20 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>, StateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_root_is_run_for_root_and_xdg_runtime_dir_otherwise() {
+        let xdg = Some(std::ffi::OsStr::new("/run/user/1000"));
+        assert_eq!(default_root_for(0, xdg), Path::new("/run/hako"));
+        assert_eq!(default_root_for(0, None), Path::new("/run/hako"));
+        assert_eq!(
+            default_root_for(1000, xdg),
+            Path::new("/run/user/1000/hako")
+        );
+        assert_eq!(default_root_for(1000, None), Path::new("/run/hako"));
+        let empty = Some(std::ffi::OsStr::new(""));
+        assert_eq!(default_root_for(1000, empty), Path::new("/run/hako"));
+    }
 
     #[test]
     fn ids_follow_runc_rules() {
