@@ -436,7 +436,7 @@ LISTENER_PID=$!
 for _ in $(seq 50); do [ -S "$T/notify.sock" ] && break; sleep 0.1; done
 # Podman 4.3 does not hand NOTIFY_SOCKET to the runtime: it mounts conmon's socket at
 # /run/notify, conmon forwards READY=1 and Podman reports conmon as MAINPID. The runtime's part
-# is the mount and the env; hako's own relay (runc's) is tested in tests/notify.rs.
+# is the mount and the env; hako's own relay (runc's) is tested in tests/systemd.rs.
 cid=$(NOTIFY_SOCKET=$T/notify.sock pm run -d --sdnotify=container "${PRUN[@]}" "$IMG" \
     sh -c 'sleep 0.5; sd-notify READY=1; exec sleep 300' 2>&1)
 for _ in $(seq 100); do grep -q READY=1 "$T/notify.log" 2>/dev/null && break; sleep 0.1; done

@@ -471,28 +471,12 @@ fn exec(root: &std::path::Path, a: &ExecArgs) -> Result<i32, CommandError> {
             "cannot use console socket if hako will not detach or allocate tty",
         ));
     }
-    let sub_cgroup = match a.cgroup.as_slice() {
-        [] => None,
-        [one] if !one.contains(':') => Some(one.as_str()),
-        _ => {
-            return Err(msg(
-                "--cgroup with a controller prefix is not supported yet",
-            ));
-        }
-    };
-    if sub_cgroup.is_some_and(|s| s.split('/').any(|c| c == "..")) {
-        return Err(msg("--cgroup: '..' is not allowed"));
-    }
+    let cgroup_dirs = process::exec::SubCgroups::parse(&a.cgroup)?.apply(&st.cgroup_dirs)?;
     // The process is a clone of this hako until it execs: protect the binary (CVE-2019-5736).
     crate::exeseal::ensure_sealed()?;
-    let spec: Option<oci_spec::runtime::Spec> = std::fs::read(st.bundle.join("config.json"))
-        .ok()
-        .and_then(|d| serde_json::from_slice(&d).ok());
-    let seccomp = match spec
-        .as_ref()
-        .and_then(|s| s.linux().as_ref())
-        .and_then(|l| l.seccomp().as_ref())
-    {
+    // The profile saved at create: a config.json edited or removed since changes nothing.
+    let seccomp_spec = dir.seccomp_profile(&st)?;
+    let seccomp = match &seccomp_spec {
         Some(sc) => Some(crate::seccomp_cache::compile(sc, root).map_err(ProcessError::from)?),
         None => None,
     };
@@ -500,11 +484,12 @@ fn exec(root: &std::path::Path, a: &ExecArgs) -> Result<i32, CommandError> {
         state: &st,
         process: &process,
         seccomp: seccomp.as_ref(),
+        seccomp_spec: seccomp_spec.as_ref(),
         console_socket: a.console_socket.as_deref(),
         pidfd_socket: a.pidfd_socket.as_deref(),
         pid_file: a.pid_file.as_deref(),
         preserve_fds: a.preserve_fds,
-        sub_cgroup,
+        cgroup_dirs: &cgroup_dirs,
     })?;
     if a.detach {
         return Ok(0);

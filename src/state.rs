@@ -16,6 +16,9 @@ pub const CGROUPS_FILE: &str = "cgroups";
 /// The unix socket the waiting init listens on; `start` connects to it. Its existence is
 /// what marks a live container as "created" rather than "running".
 pub const EXEC_SOCKET: &str = "exec.sock";
+/// The config's `linux.seccomp` as it was at create: what `exec` filters its processes with,
+/// whatever becomes of config.json later.
+pub const SECCOMP_FILE: &str = "seccomp.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -38,6 +41,11 @@ pub enum StateError {
     },
     #[error("corrupted state file {path}: {source}")]
     Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("unable to parse {path}: {source}")]
+    Parse {
         path: PathBuf,
         source: serde_json::Error,
     },
@@ -93,6 +101,10 @@ pub struct State {
     /// an update replaces them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub device_allow: Vec<oci_spec::runtime::LinuxDeviceCgroup>,
+    /// Whether the container has a seccomp profile, saved in [`SECCOMP_FILE`]. None: state
+    /// written by a hako that did not save it (see [`ContainerDir::seccomp_profile`]).
+    #[serde(default)]
+    pub seccomp: Option<bool>,
 }
 
 impl State {
@@ -171,14 +183,21 @@ pub fn validate_id(id: &str) -> Result<(), StateError> {
     }
 }
 
-/// `--root` default: /run/hako for root, $XDG_RUNTIME_DIR/hako otherwise.
+/// `--root` default for the caller (see [`default_root_for`]).
 pub fn default_root() -> PathBuf {
-    if sys::getuid() != 0
-        && let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty())
-    {
-        return PathBuf::from(x).join("hako");
+    default_root_for(
+        sys::getuid(),
+        std::env::var_os("XDG_RUNTIME_DIR").as_deref(),
+    )
+}
+
+/// /run/hako for root, $XDG_RUNTIME_DIR/hako for anyone else who has one set (else
+/// /run/hako too, as runc).
+pub fn default_root_for(uid: u32, xdg_runtime_dir: Option<&std::ffi::OsStr>) -> PathBuf {
+    match xdg_runtime_dir.filter(|x| !x.is_empty()) {
+        Some(x) if uid != 0 => PathBuf::from(x).join("hako"),
+        _ => PathBuf::from("/run/hako"),
     }
-    PathBuf::from("/run/hako")
 }
 
 /// An open container state directory, locked for the lifetime of the value when asked.
@@ -322,6 +341,50 @@ impl ContainerDir {
             .collect()
     }
 
+    /// Saves the container's seccomp profile (see [`SECCOMP_FILE`]).
+    pub fn save_seccomp(&self, sc: &oci_spec::runtime::LinuxSeccomp) -> Result<(), StateError> {
+        let path = self.path.join(SECCOMP_FILE);
+        let data = serde_json::to_vec(sc).map_err(|source| StateError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
+        write_atomic(&self.path.join(".seccomp.json.tmp"), &path, &data).map_err(|source| {
+            StateError::Io {
+                what: "unable to write",
+                path,
+                source,
+            }
+        })
+    }
+
+    /// The seccomp profile processes exec'd into the container get. Any failure to read it is
+    /// an error: a process must never run unfiltered because a file went missing. State from
+    /// a hako that did not save the profile falls back to the bundle's config.json.
+    pub fn seccomp_profile(
+        &self,
+        st: &State,
+    ) -> Result<Option<oci_spec::runtime::LinuxSeccomp>, StateError> {
+        let (path, saved) = match st.seccomp {
+            Some(false) => return Ok(None),
+            Some(true) => (self.path.join(SECCOMP_FILE), true),
+            None => (st.bundle.join("config.json"), false),
+        };
+        let data = std::fs::read(&path).map_err(|source| StateError::Io {
+            what: "unable to read the container's seccomp profile from",
+            path: path.clone(),
+            source,
+        })?;
+        let corrupt = |source| StateError::Parse {
+            path: path.clone(),
+            source,
+        };
+        if saved {
+            return serde_json::from_slice(&data).map(Some).map_err(corrupt);
+        }
+        let spec: oci_spec::runtime::Spec = serde_json::from_slice(&data).map_err(corrupt)?;
+        Ok(spec.linux().as_ref().and_then(|l| l.seccomp().clone()))
+    }
+
     pub fn remove(&self) -> Result<(), StateError> {
         match std::fs::remove_dir_all(&self.path) {
             Ok(()) => Ok(()),
@@ -378,6 +441,20 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>, StateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_root_is_run_for_root_and_xdg_runtime_dir_otherwise() {
+        let xdg = Some(std::ffi::OsStr::new("/run/user/1000"));
+        assert_eq!(default_root_for(0, xdg), Path::new("/run/hako"));
+        assert_eq!(default_root_for(0, None), Path::new("/run/hako"));
+        assert_eq!(
+            default_root_for(1000, xdg),
+            Path::new("/run/user/1000/hako")
+        );
+        assert_eq!(default_root_for(1000, None), Path::new("/run/hako"));
+        let empty = Some(std::ffi::OsStr::new(""));
+        assert_eq!(default_root_for(1000, empty), Path::new("/run/hako"));
+    }
 
     #[test]
     fn ids_follow_runc_rules() {

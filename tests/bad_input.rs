@@ -1027,6 +1027,20 @@ fn seccomp_unknown_arch() {
 }
 
 #[test]
+fn seccomp_unknown_flag() {
+    create_fails(
+        "seccomp-flag",
+        |v, _| {
+            v["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "flags": ["SECCOMP_FILTER_FLAG_FOO"]
+            })
+        },
+        &["SECCOMP_FILTER_FLAG_FOO"],
+    );
+}
+
+#[test]
 fn seccomp_errno_ret_on_allow() {
     // runc 1.1.5 silently ignores errnoRet here.
     create_fails(

@@ -226,3 +226,217 @@ fn exec_procfs_writes_ignore_a_fake_proc_in_the_container() {
     rt.ok(&["delete", "-f", &id]);
     assert_clean(&rt, &id);
 }
+
+/// The seccomp filter of exec'd processes is the profile saved at create: editing or removing
+/// config.json afterwards neither drops nor changes it, and a saved profile that cannot be
+/// read fails the exec (255, naming the file) instead of running the process unfiltered.
+#[test]
+fn exec_applies_the_seccomp_profile_saved_at_create() {
+    let rt = Runtime::new("exec-seccomp");
+    let id = unique_id("execseccomp");
+    let mut b = Bundle::new(&id, &["sleep", "100"]);
+    b.edit(|c| {
+        c["root"]["readonly"] = false.into();
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                          "errnoRet": 95}]
+        });
+    });
+    assert!(rt.create(&b, &id).status.success());
+    rt.ok(&["start", &id]);
+    let pjson = b.dir.join("process.json");
+    std::fs::write(
+        &pjson,
+        r#"{"args":["sh","-c","mkdir /tmp/x 2>&1; echo rc=$?"],"env":["PATH=/bin"],"cwd":"/",
+            "user":{"uid":0,"gid":0}}"#,
+    )
+    .expect("write");
+    let made = b.rootfs().join("tmp/x");
+    let mkdir = |how: &str| {
+        let out = rt.hako(&["exec", "-p", pjson.to_str().expect("utf8"), &id]);
+        assert!(out.status.success(), "{how}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            text.contains("Operation not supported") && text.ends_with("rc=1\n"),
+            "{how}: mkdir was not filtered: {text}"
+        );
+        assert!(!made.exists(), "{how}");
+    };
+    mkdir("as created");
+    // The command-line form too (its process template comes from config.json).
+    let out = rt.hako(&["exec", &id, "mkdir", "/tmp/x"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Operation not supported"));
+
+    b.edit(|c| {
+        c["linux"]["seccomp"] = serde_json::Value::Null;
+    });
+    mkdir("config.json without the profile");
+    std::fs::write(b.dir.join("config.json"), "{ not json").expect("write");
+    mkdir("config.json invalid");
+    std::fs::remove_file(b.dir.join("config.json")).expect("rm");
+    mkdir("config.json removed");
+
+    // The saved profile itself unreadable: a clear failure, never an unfiltered process.
+    let saved = rt.root.join(&id).join("seccomp.json");
+    assert!(saved.exists(), "profile not saved next to state.json");
+    std::fs::write(&saved, "garbage").expect("write");
+    let out = rt.hako(&["exec", "-p", pjson.to_str().expect("utf8"), &id]);
+    assert_eq!(out.status.code(), Some(255), "{}", stdout(&out));
+    assert!(stdout(&out).is_empty(), "the process ran: {}", stdout(&out));
+    assert!(
+        stderr(&out).contains(saved.to_str().expect("utf8")),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(&saved).expect("rm");
+    let out = rt.hako(&["exec", "-p", pjson.to_str().expect("utf8"), &id]);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(stdout(&out).is_empty(), "the process ran: {}", stdout(&out));
+    assert!(
+        stderr(&out).contains("seccomp profile") && stderr(&out).contains("seccomp.json"),
+        "{}",
+        stderr(&out)
+    );
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
+
+/// runc's `--ignore-paused`: the exec is not refused; the process joins the frozen cgroup
+/// and runs once the container is resumed (until then `exec` waits, as runc's does).
+#[test]
+fn exec_ignore_paused_runs_in_a_paused_container() {
+    let rt = Runtime::new("exec-ignore-paused");
+    let (_b, id) = running(&rt, "execpaused");
+    rt.ok(&["pause", &id]);
+    let mut c = rt.cmd();
+    c.args(["exec", "--ignore-paused", &id, "echo", "ran after resume"]);
+    let exec = std::thread::spawn(move || detached_output(c));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !exec.is_finished(),
+        "exec returned while the container was paused"
+    );
+    assert_eq!(rt.status(&id), "paused");
+    rt.ok(&["resume", &id]);
+    let out = exec.join().expect("exec thread");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ran after resume\n");
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
+
+#[test]
+fn exec_preserve_fds_passes_fd_3() {
+    let rt = Runtime::new("exec-preserve");
+    let (b, id) = running(&rt, "execpreserve");
+    let file = b.dir.join("passed");
+    std::fs::write(&file, "through fd 3\n").expect("write");
+    // fd 3 of hako is the file; only with --preserve-fds 1 does the process get it.
+    let with_fd3 = |flags: &str| {
+        std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!(
+                    "exec \"$0\" --root \"$1\" exec {flags} \"$2\" \
+                     sh -c 'cat /proc/self/fd/3 2>&1; ls /proc/self/fd' 3<\"$3\""
+                ),
+                HAKO,
+                rt.root.to_str().expect("utf8"),
+                &id,
+                file.to_str().expect("utf8"),
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("sh")
+    };
+    let out = with_fd3("--preserve-fds 1");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("through fd 3\n"), "{text}");
+    assert_eq!(text.lines().filter(|l| *l == "3").count(), 1, "{text}");
+    let out = with_fd3("");
+    let text = stdout(&out);
+    assert!(!text.contains("through fd 3"), "{text}");
+    assert!(text.contains("No such file"), "{text}");
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
+
+#[test]
+fn exec_process_label_is_refused_without_selinux() {
+    let rt = Runtime::new("exec-label");
+    let (_b, id) = running(&rt, "execlabel");
+    let out = rt.hako(&["exec", "--process-label", "x", &id, "echo", "ran"]);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("process.selinuxLabel")
+            && stderr(&out).contains("SELinux is not enabled"),
+        "{}",
+        stderr(&out)
+    );
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
+
+/// `--cgroup`: a plain path is a sub-cgroup in every hierarchy; `controller:path` (v1) only
+/// in that controller's; an unknown controller is refused. Seen in /proc/self/cgroup.
+#[test]
+fn exec_cgroup_puts_the_process_in_sub_cgroups() {
+    let rt = Runtime::new("exec-cgroup");
+    let (_b, id) = running(&rt, "execcgroup");
+    let base = format!("{CGROUP_PREFIX}/{id}");
+    let mounts = cgroup_mounts();
+    for m in &mounts {
+        let d = m.join(base.trim_start_matches('/'));
+        if d.exists() {
+            std::fs::create_dir(d.join("sub")).expect("mkdir sub-cgroup");
+            // A v1 cpuset child starts with no cpus or mems: give it its parent's.
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                if let Ok(v) = std::fs::read_to_string(d.join(f)) {
+                    std::fs::write(d.join("sub").join(f), v.trim()).expect("cpuset");
+                }
+            }
+        }
+    }
+    let cgroups_of = |flags: &[&str]| {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(flags);
+        args.extend([id.as_str(), "cat", "/proc/self/cgroup"]);
+        let out = rt.hako(&args);
+        assert!(out.status.success(), "{flags:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    // Plain: every line is in the sub-cgroup.
+    let text = cgroups_of(&["--cgroup", "sub"]);
+    assert!(
+        text.lines().all(|l| l.ends_with(&format!("{base}/sub"))),
+        "{text}"
+    );
+    if !common::host::cgroup_v2() {
+        let text = cgroups_of(&["--cgroup", "memory:sub", "--cgroup", "pids,freezer:/sub"]);
+        for l in text.lines() {
+            let ctrl = l.split(':').nth(1).unwrap_or("");
+            let want = if ["memory", "pids", "freezer"].contains(&ctrl) {
+                format!("{base}/sub")
+            } else {
+                base.clone()
+            };
+            assert!(l.ends_with(&format!(":{want}")), "{l} in {text}");
+        }
+        let out = rt.hako(&["exec", "--cgroup", "nosuch:sub", &id, "true"]);
+        assert_eq!(out.status.code(), Some(255));
+        assert!(
+            stderr(&out).contains("no nosuch cgroup"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = rt.hako(&["exec", "--cgroup", "../x", &id, "true"]);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(stderr(&out).contains("'..'"), "{}", stderr(&out));
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}

@@ -844,6 +844,35 @@ fn terminal_and_console_socket_must_go_together() {
     assert_clean(&rt, &id);
 }
 
+/// The init joins a fresh session keyring named `_ses.<id>` (runc's default), visible in the
+/// host's /proc/keys while the container lives; `--no-new-keyring` keeps the caller's.
+#[test]
+fn session_keyring_is_named_after_the_container_unless_no_new_keyring() {
+    let rt = Runtime::new("proc-keyring");
+    for no_new in [false, true] {
+        let id = unique_id("keyring");
+        let b = Bundle::new(&id, &["sleep", "100"]);
+        let mut c = rt.cmd();
+        c.arg("create");
+        if no_new {
+            c.arg("--no-new-keyring");
+        }
+        c.arg("-b").arg(&b.dir).arg(&id);
+        let out = detached_output(c);
+        assert!(out.status.success(), "{}", stderr(&out));
+        rt.ok(&["start", &id]);
+        let keys = std::fs::read_to_string("/proc/keys").expect("/proc/keys");
+        let name = format!(" _ses.{id}:");
+        assert_eq!(
+            keys.contains(&name),
+            !no_new,
+            "no_new_keyring={no_new}: {keys}"
+        );
+        rt.ok(&["delete", "-f", &id]);
+        assert_clean(&rt, &id);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Seccomp.
 // ---------------------------------------------------------------------------------------------
@@ -935,6 +964,170 @@ fn default_seccomp_profile_blocks_new_namespaces() {
     assert!(out.starts_with("ok\n"), "{out}");
     assert!(out.contains("Operation not permitted"), "{out}");
     assert!(!out.contains("unshare=0"), "{out}");
+    assert_clean(&rt, &id);
+}
+
+/// A run of `args` with a profile that gives mkdir/mkdirat `action` (everything else allowed)
+/// and /tmp on a tmpfs: (exit code, stdout, stderr).
+fn run_with_mkdir_action(name: &str, args: &[&str], action: Value) -> (i32, String, String) {
+    run_with_action(name, args, &["mkdir", "mkdirat"], action)
+}
+
+fn run_with_action(
+    name: &str,
+    args: &[&str],
+    syscalls: &[&str],
+    action: Value,
+) -> (i32, String, String) {
+    let rt = Runtime::new(name);
+    let id = unique_id(name);
+    let mut b = Bundle::new(&id, args);
+    b.edit(|c| {
+        c["mounts"].as_array_mut().expect("mounts").push(json!({
+            "destination": "/tmp", "type": "tmpfs", "source": "tmpfs"
+        }));
+        let mut rule = json!({ "names": syscalls });
+        rule.as_object_mut()
+            .expect("object")
+            .extend(action.as_object().expect("object").clone());
+        c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]});
+    });
+    let r = rt.run(&b, &id);
+    assert_clean(&rt, &id);
+    r
+}
+
+/// The three kill actions end the process with SIGSYS: `run` reports 128 + 31.
+#[test]
+fn seccomp_kill_actions_kill_with_sigsys() {
+    for action in [
+        "SCMP_ACT_KILL",
+        "SCMP_ACT_KILL_THREAD",
+        "SCMP_ACT_KILL_PROCESS",
+    ] {
+        let (code, out, err) = run_with_mkdir_action(
+            "seccomp-kill",
+            &["mkdir", "/tmp/x"],
+            json!({"action": action}),
+        );
+        assert_eq!(code, 128 + libc::SIGSYS, "{action}: {out} {err}");
+    }
+    // The control: the same program without a kill rule runs to completion.
+    let (code, _, err) = run_with_mkdir_action(
+        "seccomp-kill",
+        &["mkdir", "/tmp/x"],
+        json!({"action": "SCMP_ACT_ALLOW"}),
+    );
+    assert_eq!(code, 0, "{err}");
+}
+
+/// SCMP_ACT_TRAP delivers SIGSYS, which a process can catch (here the shell, on its own
+/// umask call; the kill actions give no such chance); uncaught, it kills.
+#[test]
+fn seccomp_trap_delivers_sigsys() {
+    let (code, out, err) = run_with_action(
+        "seccomp-trap",
+        &[
+            "sh",
+            "-c",
+            "trap 'echo caught SIGSYS' SYS; umask 077; echo after",
+        ],
+        &["umask"],
+        json!({"action": "SCMP_ACT_TRAP"}),
+    );
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(out.contains("caught SIGSYS\n"), "{out} {err}");
+    let (code, out, err) = run_with_mkdir_action(
+        "seccomp-trap",
+        &["sh", "-c", "mkdir /tmp/x; echo rc=$?"],
+        json!({"action": "SCMP_ACT_TRAP"}),
+    );
+    assert_eq!(code, 0, "{out} {err}");
+    assert_eq!(out, format!("rc={}\n", 128 + libc::SIGSYS), "{err}");
+}
+
+/// SCMP_ACT_TRACE without a tracer fails the call with ENOSYS; SCMP_ACT_LOG lets it
+/// through (and only logs it).
+#[test]
+fn seccomp_trace_without_tracer_is_enosys_and_log_allows() {
+    let script = "mkdir /tmp/x 2>&1; echo rc=$?; ls -d /tmp/x";
+    let (code, out, err) = run_with_mkdir_action(
+        "seccomp-trace",
+        &["sh", "-c", script],
+        json!({"action": "SCMP_ACT_TRACE", "errnoRet": 7}),
+    );
+    assert_ne!(code, 0, "{out} {err}");
+    assert!(out.contains("Function not implemented"), "{out} {err}");
+    assert!(out.contains("rc=1\n"), "{out}");
+    let (code, out, err) = run_with_mkdir_action(
+        "seccomp-log",
+        &["sh", "-c", script],
+        json!({"action": "SCMP_ACT_LOG"}),
+    );
+    assert_eq!(code, 0, "{out} {err}");
+    assert_eq!(out, "rc=0\n/tmp/x\n");
+}
+
+/// The filter flags load on this kernel (each alone and together), and the filter they
+/// come with is enforced.
+#[test]
+fn seccomp_filter_flags_load_and_the_filter_holds() {
+    let all = [
+        "SECCOMP_FILTER_FLAG_TSYNC",
+        "SECCOMP_FILTER_FLAG_LOG",
+        "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    ];
+    let mut sets: Vec<Vec<&str>> = all.iter().map(|f| vec![*f]).collect();
+    sets.push(all.to_vec());
+    for flags in sets {
+        let rt = Runtime::new("seccomp-flags");
+        let id = unique_id("seccomp-flags");
+        let mut b = sh_bundle(
+            &id,
+            "mkdir /tmp/x 2>&1; echo rc=$?; grep Seccomp: /proc/self/status",
+        );
+        b.edit(|c| {
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "flags": flags,
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                              "errnoRet": 95}]
+            });
+        });
+        let out = rt.run_ok(&b, &id);
+        assert!(out.contains("not supported"), "{flags:?}: {out}");
+        assert!(out.contains("rc=1\nSeccomp:\t2\n"), "{flags:?}: {out}");
+        assert_clean(&rt, &id);
+    }
+}
+
+/// The filter is compiled by `hako create` before the init joins its cgroup, so a memory
+/// limit far too small for libseccomp's work does not stop the default profile (the
+/// largest one) from being loaded.
+#[test]
+fn default_seccomp_profile_runs_under_a_tiny_memory_limit() {
+    let profile: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("seccomp-profiles/default.json"),
+        )
+        .expect("default profile"),
+    )
+    .expect("json");
+    let rt = Runtime::new("proc-seccomp-tinymem");
+    let id = unique_id("seccomp-tinymem");
+    // `true`, after showing the limit it runs under (v1 file, else v2's).
+    let mut b = sh_bundle(
+        &id,
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || \
+         cat /sys/fs/cgroup/memory.max; exec true",
+    );
+    b.edit(|c| {
+        c["linux"]["seccomp"] = profile;
+        c["linux"]["resources"]["memory"] = json!({"limit": 2 * 1024 * 1024});
+    });
+    let (code, out, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{out} {err}");
+    assert_eq!(out, "2097152\n", "{err}");
     assert_clean(&rt, &id);
 }
 

@@ -995,6 +995,47 @@ fn fake_dev_null_is_never_used_for_masking() {
     }
 }
 
+/// CVE-2025-52565: with process.terminal, the pty comes from the container's devpts. An
+/// image without a devpts mount that plants /dev/pts/ptmx as a regular file, or as a symlink
+/// to another character device, gets a clear refusal: nothing else becomes its console.
+#[test]
+fn planted_ptmx_is_refused_as_a_terminal() {
+    let rt = Runtime::new("rootfs-fakeptmx");
+    for kind in ["file", "symlink"] {
+        let id = unique_id(&format!("fakeptmx-{kind}"));
+        let mut b = sh_bundle(&id, "echo RAN");
+        let pts = b.rootfs().join("dev/pts");
+        std::fs::create_dir_all(&pts).expect("mkdir");
+        if kind == "file" {
+            std::fs::write(pts.join("ptmx"), "not-a-pty\n").expect("fake");
+        } else {
+            std::os::unix::fs::symlink("/dev/null", pts.join("ptmx")).expect("symlink");
+        }
+        b.edit(|c| {
+            c["process"]["terminal"] = json!(true);
+            c["root"]["readonly"] = json!(false);
+            c["mounts"]
+                .as_array_mut()
+                .expect("mounts")
+                .retain(|m| m["destination"] != "/dev" && m["destination"] != "/dev/pts");
+        });
+        let (code, out, err) = rt.run(&b, &id);
+        assert_ne!(code, 0, "{kind}: ran with a fake ptmx: {out}");
+        assert!(!out.contains("RAN"), "{kind}: {out}");
+        assert!(
+            err.contains("/dev/pts/ptmx is not a pty on a devpts filesystem"),
+            "{kind}: {err}"
+        );
+        if kind == "file" {
+            assert_eq!(
+                std::fs::read_to_string(pts.join("ptmx")).expect("read"),
+                "not-a-pty\n"
+            );
+        }
+        assert_clean(&rt, &id);
+    }
+}
+
 /// CVE-2024-21626: process.cwd through /proc/self/fd/N (a runtime fd leaked into the init)
 /// must be refused, whatever N is.
 #[test]

@@ -39,9 +39,12 @@ fn container_cannot_overwrite_hako_through_proc_exe() {
     let pid = st["pid"].as_i64().expect("pid");
 
     // A "container process": in the container's mount and pid namespaces, it grabs
-    // /proc/1/exe (the waiting init, still a clone of hako) and, once the init has exec'd,
-    // tries to write through the fd it kept.
+    // /proc/1/exe (the waiting init, still a clone of hako) and, once the init has exec'd
+    // and `start` has exited (the test then creates /go: no hako process still runs the
+    // binary, so ETXTBSY cannot refuse the write in place of the defence), tries to write
+    // through the fd it kept.
     let script = "exec 3</proc/1/exe; while [ \"$(readlink /proc/1/exe)\" != /bin/busybox ]; do sleep 0.05; done; \
+                  while [ ! -e /go ]; do sleep 0.05; done; \
                   if echo pwned >> /proc/self/fd/3; then echo WROTE; else echo REFUSED; fi";
     let attacker = Command::new("nsenter")
         .args([
@@ -66,6 +69,7 @@ fn container_cannot_overwrite_hako_through_proc_exe() {
         .output()
         .expect("start");
     assert!(start.status.success(), "start: {}", stderr(&start));
+    std::fs::write(b.rootfs().join("go"), "").expect("go");
     let out = attacker.wait_with_output().expect("attacker");
     let said = String::from_utf8_lossy(&out.stdout);
     let _ = Command::new(&copy)
@@ -78,6 +82,99 @@ fn container_cannot_overwrite_hako_through_proc_exe() {
         "attack result: {said} {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_eq!(sha(&copy), before, "the runtime binary was modified");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The same attack through `hako exec`: the container makes the exec'd program a script
+/// whose interpreter is /proc/self/exe, so the process, still a clone of `hako exec` at
+/// execve, runs hako again inside the container. Its argv (`--log=/fifo checkpoint`: the
+/// program's relative path, then its argument) makes that hako block opening the log FIFO,
+/// so the container can open /proc/PID/exe without a race; it then releases it and, once
+/// both hako processes have exited, writes through the fd it kept.
+#[test]
+fn container_cannot_overwrite_hako_through_exec() {
+    let dir = std::env::temp_dir().join(unique_id("cve-2019-5736-exec"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let copy = dir.join("hako");
+    std::fs::copy(HAKO, &copy).expect("copy hako");
+    let before = sha(&copy);
+    let hako = |args: &[&str]| {
+        let mut c = Command::new(&copy);
+        c.arg("--root").arg(dir.join("root")).args(args);
+        c
+    };
+
+    let id = unique_id("exe-exec");
+    let attack = "while :; do \
+                    for p in /proc/[0-9]*; do \
+                      case \"$(readlink $p/exe)\" in ''|/bin/busybox) ;; *) found=$p; break 2;; esac; \
+                    done; sleep 0.02; \
+                  done; \
+                  exec 3<$found/exe; cat /fifo >/dev/null; \
+                  while [ ! -e /go ]; do sleep 0.05; done; \
+                  if echo pwned >> /proc/self/fd/3; then echo WROTE >/result; else echo REFUSED >/result; fi; \
+                  sleep 100";
+    let mut b = Bundle::new(&id, &["sh", "-c", attack]);
+    b.edit(|c| c["root"]["readonly"] = false.into());
+    let rootfs = b.rootfs();
+    let fifo = std::ffi::CString::new(rootfs.join("fifo").to_str().expect("utf8")).expect("c");
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o666) }, 0);
+    // hako is dynamically linked: the image needs its loader and libraries (as any glibc
+    // image has) for the kernel to run it as the script's interpreter.
+    let ldd = Command::new("ldd").arg(HAKO).output().expect("ldd");
+    for lib in String::from_utf8_lossy(&ldd.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+    {
+        let dest = rootfs.join(lib.trim_start_matches('/'));
+        std::fs::create_dir_all(dest.parent().expect("parent")).expect("lib dir");
+        std::fs::copy(lib, &dest).expect("copy lib");
+    }
+    std::fs::create_dir(rootfs.join("--log=")).expect("mkdir");
+    std::fs::write(rootfs.join("--log=/fifo"), "#!/proc/self/exe\n").expect("script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        rootfs.join("--log=/fifo"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
+    let out = detached_output(hako(&["create", "-b", b.dir.to_str().expect("utf8"), &id]));
+    assert!(out.status.success(), "create: {}", stderr(&out));
+    let start = hako(&["start", &id]).output().expect("start");
+    assert!(start.status.success(), "start: {}", stderr(&start));
+
+    let pjson = dir.join("process.json");
+    std::fs::write(
+        &pjson,
+        r#"{"args":["--log=/fifo","checkpoint"],"env":["PATH=/bin"],"cwd":"/",
+            "user":{"uid":0,"gid":0}}"#,
+    )
+    .expect("process.json");
+    let exec = detached_output_within(
+        hako(&["exec", "-p", pjson.to_str().expect("utf8"), &id]),
+        std::time::Duration::from_secs(30),
+    );
+    let exec = exec.expect("the exec'd hako was never released: the attacker did not find it");
+    // hako ran in the container, got as far as its subcommand and exited: now write.
+    assert!(
+        stderr(&exec).contains("not implemented"),
+        "{:?} {}",
+        exec.status,
+        stderr(&exec)
+    );
+    std::fs::write(rootfs.join("go"), "").expect("go");
+    let result = rootfs.join("result");
+    for _ in 0..500 {
+        if std::fs::read_to_string(&result).is_ok_and(|r| r.ends_with('\n')) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let said = std::fs::read_to_string(&result).unwrap_or_default();
+    let _ = hako(&["delete", "-f", &id]).output();
+    assert_eq!(said, "REFUSED\n", "attack result");
     assert_eq!(sha(&copy), before, "the runtime binary was modified");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -36,7 +36,7 @@ fn receive(listener: &UnixListener) -> (serde_json::Value, OwnedFd) {
     (state, unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-fn notify_case(name: &str, nnp: bool) {
+fn notify_case(name: &str, nnp: bool, flags: &[&str]) {
     let rt = Runtime::new(name);
     let id = unique_id(name);
     let mut b = Bundle::new(&id, &["sh", "-c", "mkdir /tmp/x; echo rc=$?"]);
@@ -49,6 +49,7 @@ fn notify_case(name: &str, nnp: bool) {
             "defaultAction": "SCMP_ACT_ALLOW",
             "listenerPath": sock,
             "listenerMetadata": "agent-metadata",
+            "flags": flags,
             "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
         });
     });
@@ -78,12 +79,48 @@ fn notify_case(name: &str, nnp: bool) {
 
 #[test]
 fn notify_fd_reaches_the_agent_with_no_new_privileges() {
-    notify_case("notify-nnp", true);
+    notify_case("notify-nnp", true, &[]);
 }
 
 #[test]
 fn notify_fd_reaches_the_agent_without_no_new_privileges() {
-    notify_case("notify-privs", false);
+    notify_case("notify-privs", false, &[]);
+}
+
+/// Whether the kernel takes SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19+): with a
+/// NULL program it checks the flags (EINVAL) before it faults on the program (EFAULT).
+fn kernel_has_wait_killable_recv() -> bool {
+    const NEW_LISTENER: libc::c_ulong = 1 << 3;
+    const WAIT_KILLABLE_RECV: libc::c_ulong = 1 << 5;
+    // SAFETY: a NULL program is rejected by the kernel before anything is installed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER as libc::c_ulong,
+            NEW_LISTENER | WAIT_KILLABLE_RECV,
+            std::ptr::null::<libc::sock_fprog>(),
+        )
+    };
+    r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
+}
+
+/// The notify flag, with the other filter flags, on a profile that notifies.
+#[test]
+fn notify_with_wait_killable_recv_and_tsync() {
+    if !kernel_has_wait_killable_recv() {
+        eprintln!("skipped: the kernel lacks SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
+        return;
+    }
+    notify_case(
+        "notify-flags",
+        true,
+        &[
+            "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+            "SECCOMP_FILTER_FLAG_TSYNC",
+            "SECCOMP_FILTER_FLAG_LOG",
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+        ],
+    );
 }
 
 #[test]

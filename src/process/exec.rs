@@ -14,19 +14,102 @@ use crate::state::State;
 use crate::{cgroups, console, sys};
 use oci_spec::runtime::Process;
 use std::os::fd::{AsFd, AsRawFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub struct ExecOpts<'a> {
     pub state: &'a State,
     pub process: &'a Process,
     pub seccomp: Option<&'a crate::seccomp::Program>,
+    /// The profile `seccomp` was compiled from (for SCMP_ACT_NOTIFY's listenerPath).
+    pub seccomp_spec: Option<&'a oci_spec::runtime::LinuxSeccomp>,
     pub console_socket: Option<&'a Path>,
     /// `--pidfd-socket`: receives a pidfd of the process.
     pub pidfd_socket: Option<&'a Path>,
     pub pid_file: Option<&'a Path>,
     pub preserve_fds: u32,
-    /// A sub-cgroup (relative to the container's) to put the process in.
-    pub sub_cgroup: Option<&'a str>,
+    /// The cgroups to put the process in (the container's, or sub-cgroups of them).
+    pub cgroup_dirs: &'a [PathBuf],
+}
+
+/// `exec --cgroup` as runc reads it: `[controller[,controller…]:]path`, repeatable; a plain
+/// path applies to every hierarchy no controller was named for. Paths are relative to the
+/// container's cgroup.
+#[derive(Debug, Default, PartialEq)]
+pub struct SubCgroups {
+    all: Option<String>,
+    by_controller: Vec<(String, String)>,
+}
+
+impl SubCgroups {
+    pub fn parse(args: &[String]) -> Result<SubCgroups, ProcessError> {
+        let bad = |why: String| ProcessError::Usage(format!("invalid --cgroup argument: {why}"));
+        let mut s = SubCgroups::default();
+        for a in args {
+            let (ctrls, path) = match a.split_once(':') {
+                Some((c, p)) => (Some(c), p),
+                None => (None, a.as_str()),
+            };
+            let path = path.trim_start_matches('/');
+            if path.split('/').any(|c| c == "..") {
+                return Err(bad(format!("{a}: '..' is not allowed")));
+            }
+            match ctrls {
+                None if s.all.is_some() => {
+                    return Err(bad(format!("{a}: a plain path may be given once")));
+                }
+                None => s.all = Some(path.to_string()),
+                Some(ctrls) => {
+                    for c in ctrls.split(',') {
+                        if c.is_empty() {
+                            return Err(bad(format!("{a} (empty <controller> prefix)")));
+                        }
+                        if s.by_controller.iter().any(|(k, _)| k == c) {
+                            return Err(bad(format!("controller {c} specified multiple times")));
+                        }
+                        s.by_controller.push((c.to_string(), path.to_string()));
+                    }
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    /// The directories to join: each of the container's `dirs` (one per hierarchy), or its
+    /// sub-cgroup named for one of that hierarchy's controllers, or the plain one.
+    pub fn apply(&self, dirs: &[PathBuf]) -> Result<Vec<PathBuf>, ProcessError> {
+        if *self == SubCgroups::default() {
+            return Ok(dirs.to_vec());
+        }
+        let m = cgroups::Manager::existing(dirs)?;
+        if m.mode() == cgroups::Mode::Unified && !self.by_controller.is_empty() {
+            return Err(ProcessError::Usage(
+                "invalid --cgroup argument: cgroup v2 has one hierarchy, give a path without a controller".into(),
+            ));
+        }
+        for (c, _) in &self.by_controller {
+            if !m.dirs.iter().any(|(i, _)| m.layout.hierarchies[*i].has(c)) {
+                return Err(ProcessError::Usage(format!(
+                    "invalid --cgroup argument: the container has no {c} cgroup"
+                )));
+            }
+        }
+        Ok(m.dirs
+            .iter()
+            .map(|(i, d)| {
+                let h = &m.layout.hierarchies[*i];
+                let sub = self
+                    .by_controller
+                    .iter()
+                    .find(|(c, _)| h.has(c))
+                    .map(|(_, p)| p)
+                    .or(self.all.as_ref());
+                match sub {
+                    Some(p) => d.join(p),
+                    None => d.clone(),
+                }
+            })
+            .collect())
+    }
 }
 
 /// The namespaces of `pid` that differ from ours, as setns flags.
@@ -97,11 +180,7 @@ pub fn exec(o: &ExecOpts<'_>) -> Result<i32, ProcessError> {
         unsafe { libc::waitpid(proc_pid, std::ptr::null_mut(), 0) };
         e
     };
-    for dir in &st.cgroup_dirs {
-        let dir = match o.sub_cgroup {
-            Some(sub) => dir.join(sub.trim_start_matches('/')),
-            None => dir.clone(),
-        };
+    for dir in o.cgroup_dirs {
         cgroups::write(&dir.join("cgroup.procs"), &proc_pid.to_string())
             .map_err(|e| kill(e.into()))?;
     }
@@ -110,7 +189,7 @@ pub fn exec(o: &ExecOpts<'_>) -> Result<i32, ProcessError> {
         .map_err(|e| kill(e.into()))?;
     let mut reply = parent_ch.recv_fd();
     if let Ok((Msg::SeccompFd, Some(fd))) = reply {
-        super::forward_seccomp_fd(&st.bundle, st, proc_pid, fd).map_err(kill)?;
+        super::forward_seccomp_fd(o.seccomp_spec, st, proc_pid, fd).map_err(kill)?;
         reply = parent_ch.recv_fd();
     }
     match reply.map(|(m, _)| m) {
@@ -217,4 +296,37 @@ fn child(
 /// Waits for the exec'd process, forwarding signals; its exit status (128+N for signal N).
 pub fn wait(pid: i32) -> i32 {
     super::wait_forwarding_signals(pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<SubCgroups, ProcessError> {
+        SubCgroups::parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn cgroup_arguments_follow_runc() {
+        let s = parse(&["cpu,memory:/a/b", "pids:c", "d"]).expect("valid");
+        assert_eq!(s.all.as_deref(), Some("d"));
+        assert_eq!(
+            s.by_controller,
+            [
+                ("cpu".to_string(), "a/b".to_string()),
+                ("memory".into(), "a/b".into()),
+                ("pids".into(), "c".into())
+            ]
+        );
+        for bad in [
+            &["cpu:a", "cpu:b"][..],
+            &[":a"],
+            &["a", "b"],
+            &["memory:../x"],
+            &["a/../../x"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse(&[]).expect("none"), SubCgroups::default());
+    }
 }

@@ -246,7 +246,7 @@ fn setup_and_exec(a: &mut InitArgs<'_>) -> Result<std::convert::Infallible, Init
     rootfs::finish(spec)?;
 
     if !a.no_new_keyring {
-        join_session_keyring(a.id);
+        join_session_keyring(a.id)?;
     }
     let prepared = become_process(
         process,
@@ -381,13 +381,15 @@ fn proc_root(p: Option<&ProcRoot>) -> Result<&ProcRoot, InitError> {
     p.ok_or_else(|| InitError::Other("internal error: no procfs handle".into()))
 }
 
-/// The last steps: dumpable again, the seccomp filter (with no_new_privs), execve.
+/// The last steps: the seccomp filter (with no_new_privs), execve. Non-dumpable until then;
+/// execve makes the program dumpable as usual.
 pub(super) fn exec_prepared(
     p: &Prepared,
     seccomp: Option<&crate::seccomp::Program>,
     sync: &Channel,
 ) -> Result<std::convert::Infallible, InitError> {
-    sys::prctl(libc::PR_SET_DUMPABLE, 1).map_err(step("set dumpable"))?;
+    // Again: the credential changes since set it to fs.suid_dumpable, which may be 1.
+    sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(step("set non-dumpable"))?;
     if let Some(l) = &p.final_cpus {
         super::tuning::set_affinity("process.execCPUAffinity.final", l)?;
     }
@@ -566,15 +568,19 @@ fn accept(listener: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd, InitError> {
 }
 
 /// A fresh session keyring named after the container (runc's default), so containers do not
-/// share the host's keys. Best effort: kernels without keyrings just go on.
-fn join_session_keyring(id: &str) {
+/// share the host's keys. Like runc, only a kernel without keyrings (ENOSYS) is let go.
+fn join_session_keyring(id: &str) -> Result<(), InitError> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
-    let Ok(name) = CString::new(format!("_ses.{id}")) else {
-        return;
-    };
+    let name = CString::new(format!("_ses.{id}"))
+        .map_err(|_| InitError::Other(format!("container id {id:?} contains a NUL byte")))?;
     // SAFETY: keyctl with a valid C string argument.
     let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
     if r < 0 {
-        crate::logging::debug(|| format!("session keyring: {}", std::io::Error::last_os_error()));
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ENOSYS) {
+            return Err(step("join a new session keyring")(e));
+        }
+        crate::logging::debug(|| format!("session keyring: {e}"));
     }
+    Ok(())
 }

@@ -209,6 +209,10 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
         cgroup_dirs: Vec::new(),
         child: None,
     };
+    let seccomp_spec = linux.and_then(|l| l.seccomp().as_ref());
+    if let Some(sc) = seccomp_spec {
+        dir.save_seccomp(sc)?;
+    }
     // Devices the config creates must also be usable: allow them in the device cgroup.
     let device_allow: Vec<LinuxDeviceCgroup> = linux
         .and_then(|l| l.devices().as_ref())
@@ -406,6 +410,7 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
             .and_then(|h| h.poststop().clone())
             .unwrap_or_default(),
         device_allow,
+        seccomp: Some(seccomp_spec.is_some()),
     };
     dir.save(&st)?;
     phases.mark("id maps, cgroup attach, state.json");
@@ -418,7 +423,7 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
             .recv_fd()
             .map_err(|e| stage_err(e, pid, &manager))?;
         match (msg, fd) {
-            (Msg::SeccompFd, Some(fd)) => forward_seccomp_fd(&bundle.dir, &st, pid, fd)?,
+            (Msg::SeccompFd, Some(fd)) => forward_seccomp_fd(seccomp_spec, &st, pid, fd)?,
             (Msg::RunHooks, _) => {
                 if let Some(h) = spec.hooks() {
                     if let Some(v) = h.prestart() {
@@ -509,15 +514,11 @@ fn stage_err(e: sync::SyncError, pid: i32, manager: &Manager) -> ProcessError {
 /// Hands the seccomp notify fd of process `pid` to the agent at linux.seccomp.listenerPath,
 /// with the container process state the runtime-spec defines.
 fn forward_seccomp_fd(
-    bundle: &Path,
+    sc: Option<&oci_spec::runtime::LinuxSeccomp>,
     st: &State,
     pid: i32,
     fd: OwnedFd,
 ) -> Result<(), ProcessError> {
-    let data = std::fs::read(bundle.join("config.json")).map_err(sys_err("read config.json"))?;
-    let spec: oci_spec::runtime::Spec = serde_json::from_slice(&data)
-        .map_err(|e| ProcessError::Usage(format!("invalid config.json: {e}")))?;
-    let sc = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let Some(path) = sc.and_then(|s| s.listener_path().as_ref()) else {
         return Err(ProcessError::Usage(
             "linux.seccomp uses SCMP_ACT_NOTIFY but has no listenerPath".into(),
@@ -627,7 +628,8 @@ pub fn start(dir: &ContainerDir, st: &State) -> Result<(), ProcessError> {
         let mut chunk = &buf[..n];
         if all.is_empty() && chunk[0] == sync::SECCOMP_FD {
             if let Some(fd) = fd {
-                forward_seccomp_fd(&st.bundle, st, st.pid, fd)?;
+                let sc = dir.seccomp_profile(st)?;
+                forward_seccomp_fd(sc.as_ref(), st, st.pid, fd)?;
             }
             chunk = &chunk[1..];
         }
