@@ -13,7 +13,7 @@ use super::sync::{self, Msg};
 use crate::state::State;
 use crate::{cgroups, console, sys};
 use oci_spec::runtime::Process;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub struct ExecOpts<'a> {
@@ -149,6 +149,26 @@ pub fn exec(o: &ExecOpts<'_>) -> Result<i32, ProcessError> {
     let in_userns = flags & libc::CLONE_NEWUSER != 0;
     let (parent_ch, child_ch) = sync::pair()?;
     let terminal = o.process.terminal() == Some(true);
+    // v1 directories: the process moves itself in through their `tasks` files, without the
+    // kernel's global migration lock (see cgroups::join_v1). A directory without `tasks` is
+    // cgroup2's: its pid goes to cgroup.procs.
+    let mut cgroup_tasks = Vec::new();
+    let mut by_pid = Vec::new();
+    for dir in o.cgroup_dirs {
+        let tasks = dir.join("tasks");
+        match std::fs::OpenOptions::new().write(true).open(&tasks) {
+            Ok(f) => cgroup_tasks.push(OwnedFd::from(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => by_pid.push(dir),
+            Err(source) => {
+                return Err(cgroups::CgroupError::Write {
+                    path: tasks,
+                    value: "0".into(),
+                    source,
+                }
+                .into());
+            }
+        }
+    }
 
     let helper = match sys::clone_fork(0, None).map_err(|e| ProcessError::Sys {
         what: "fork".into(),
@@ -156,7 +176,15 @@ pub fn exec(o: &ExecOpts<'_>) -> Result<i32, ProcessError> {
     })? {
         sys::Forked::Child => {
             drop(parent_ch);
-            let r = child(o, pidfd.as_fd(), flags, in_userns, terminal, &child_ch);
+            let r = child(
+                o,
+                pidfd.as_fd(),
+                flags,
+                in_userns,
+                terminal,
+                &child_ch,
+                cgroup_tasks,
+            );
             let Err(e) = r;
             let _ = child_ch.send(&Msg::Error(e.to_string()));
             sys::exit_child(1)
@@ -180,7 +208,7 @@ pub fn exec(o: &ExecOpts<'_>) -> Result<i32, ProcessError> {
         unsafe { libc::waitpid(proc_pid, std::ptr::null_mut(), 0) };
         e
     };
-    for dir in o.cgroup_dirs {
+    for dir in by_pid {
         cgroups::write(&dir.join("cgroup.procs"), &proc_pid.to_string())
             .map_err(|e| kill(e.into()))?;
     }
@@ -228,6 +256,7 @@ fn child(
     in_userns: bool,
     terminal: bool,
     ch: &sync::Channel,
+    cgroup_tasks: Vec<OwnedFd>,
 ) -> Result<std::convert::Infallible, InitError> {
     // Set up non-dumpable: the container cannot ptrace us or read our memory meanwhile.
     sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(init::step("set non-dumpable"))?;
@@ -248,6 +277,7 @@ fn child(
     if let Some(c) = &console_sock {
         keep.push(c.as_raw_fd());
     }
+    keep.extend(cgroup_tasks.iter().map(|fd| fd.as_raw_fd()));
     init::close_all_but(keep, o.preserve_fds)?;
     // Before joining the mount namespace: the handle must be on the host's /proc.
     let proc_root = if init::needs_procfs(o.process, false) {
@@ -265,6 +295,7 @@ fn child(
         }
         sys::Forked::Child => {}
     }
+    cgroups::join_v1(cgroup_tasks).map_err(init::step("join the container's v1 cgroups"))?;
     match ch.recv()? {
         Msg::Go(_) => {}
         other => return Err(InitError::Other(format!("unexpected message {other:?}"))),
