@@ -77,7 +77,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
     }
     if matches!(cmd, Command::Create(_) | Command::Run(_)) {
         // The init is a clone of this process: never let it be the writable host binary.
-        crate::exeseal::ensure_sealed()?;
+        crate::exeseal::ensure_sealed(&root)?;
     }
     match cmd {
         Command::Create(a) => {
@@ -473,7 +473,7 @@ fn exec(root: &std::path::Path, a: &ExecArgs) -> Result<i32, CommandError> {
     }
     let cgroup_dirs = process::exec::SubCgroups::parse(&a.cgroup)?.apply(&st.cgroup_dirs)?;
     // The process is a clone of this hako until it execs: protect the binary (CVE-2019-5736).
-    crate::exeseal::ensure_sealed()?;
+    crate::exeseal::ensure_sealed(root)?;
     // The profile saved at create: a config.json edited or removed since changes nothing.
     let seccomp_spec = dir.seccomp_profile(&st)?;
     let seccomp = match &seccomp_spec {

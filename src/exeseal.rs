@@ -52,13 +52,18 @@ fn is_sealed(exe: BorrowedFd<'_>) -> bool {
 
 /// Re-executes hako from a read-only view of its binary unless it already runs from one.
 /// Returns only when already sealed (or on error).
-pub fn ensure_sealed() -> Result<(), SealError> {
+///
+/// `spare_dir`, an existing directory of hako's own (the state root), serves as the overlay's
+/// second, bottom layer when it can: the binary's directory is the top one, so only its
+/// entries are ever opened, and no tmpfs has to be made and torn down (a superblock each way
+/// and an RCU grace period when its detached mount goes).
+pub fn ensure_sealed(spare_dir: &Path) -> Result<(), SealError> {
     let exe = sys::open(Path::new("/proc/self/exe"), libc::O_RDONLY, 0)
         .map_err(err("open /proc/self/exe"))?;
     if is_sealed(exe.as_fd()) {
         return Ok(());
     }
-    let target = match overlay_view() {
+    let target = match overlay_view(Some(spare_dir)).or_else(|_| overlay_view(None)) {
         Ok(fd) => fd,
         Err(e) => {
             crate::logging::debug(|| format!("overlay seal unavailable ({e}); using a memfd copy"));
@@ -68,17 +73,25 @@ pub fn ensure_sealed() -> Result<(), SealError> {
     reexec(target.as_fd())
 }
 
-fn overlay_view() -> io::Result<OwnedFd> {
+/// A read-only overlay whose top layer is the binary's directory; the bottom one is
+/// `spare_dir`, or an empty detached tmpfs. Overlayfs refuses layers that contain one another.
+fn overlay_view(spare_dir: Option<&Path>) -> io::Result<OwnedFd> {
     let path = std::fs::read_link("/proc/self/exe")?;
     let dir = path.parent().unwrap_or(Path::new("/"));
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let empty = sys::detached_tmpfs_ro()?;
     let fs = sys::fsopen(c"overlay")?;
     sys::fsconfig_string(fs.as_fd(), c"lowerdir+", &sys::cstr(dir)?)?;
-    let empty_path = sys::cstr(&sys::fd_path(empty.as_fd()))?;
-    sys::fsconfig_string(fs.as_fd(), c"lowerdir+", &empty_path)?;
+    let _empty;
+    let bottom = match spare_dir {
+        Some(d) => sys::cstr(d)?,
+        None => {
+            _empty = sys::detached_tmpfs_ro()?;
+            sys::cstr(&sys::fd_path(_empty.as_fd()))?
+        }
+    };
+    sys::fsconfig_string(fs.as_fd(), c"lowerdir+", &bottom)?;
     sys::fsconfig_create(fs.as_fd())?;
     let mnt = sys::fsmount(
         fs.as_fd(),
