@@ -250,6 +250,47 @@ fn fifty_concurrent_creates_of_one_id() {
     assert_clean(&rt, &id);
 }
 
+/// Containers created at once under a parent cgroup that does not exist yet: whichever
+/// create makes the shared parent, the others must not copy its cpuset before it is filled
+/// in (an empty cpuset refuses tasks with ENOSPC).
+#[test]
+fn concurrent_creates_under_a_new_shared_parent() {
+    const N: usize = 20;
+    let rt = std::sync::Arc::new(Runtime::new("load-shared-parent"));
+    let parent = unique_id("parent");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(N));
+    let racers: Vec<_> = (0..N)
+        .map(|i| {
+            let id = format!("{parent}-c{i}");
+            let mut b = Bundle::new(&id, &["sleep", "100"]);
+            b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("{CGROUP_PREFIX}/{parent}/{id}")));
+            let (rt, barrier) = (rt.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let out = rt.create(&b, &id);
+                (id, b, out)
+            })
+        })
+        .collect();
+    let results: Vec<_> = racers
+        .into_iter()
+        .map(|r| r.join().expect("racer"))
+        .collect();
+    for (id, _b, out) in &results {
+        assert!(out.status.success(), "create {id}: {}", stderr(out));
+        assert_eq!(rt.status(id), "created");
+    }
+    for (id, _b, _) in &results {
+        rt.ok(&["delete", "-f", id]);
+        assert!(!rt.root.join(id).exists(), "state dir of {id} left behind");
+    }
+    for m in cgroup_mounts() {
+        let d = m.join(CGROUP_PREFIX.trim_start_matches('/')).join(&parent);
+        let _ = std::fs::remove_dir(&d);
+        assert!(!d.exists(), "{} still has child cgroups", d.display());
+    }
+}
+
 /// Time for `hako state` + `hako run` of another container while `bad` misbehaves.
 fn other_commands_stay_responsive(rt: &Runtime, bad: &str) {
     let id = unique_id("bystander");

@@ -11,27 +11,31 @@ use std::path::{Path, PathBuf};
 /// so that it is known to be empty.
 pub fn create(h: &Hierarchy, dir: &Path) -> Result<bool, CgroupError> {
     if h.has("cpuset") {
-        // A new cpuset cgroup starts with empty cpus/mems and refuses tasks until they are
-        // set: copy them down from the nearest ancestor, level by level.
-        let mut missing = Vec::new();
-        let mut cur = dir;
-        while !cur.exists() {
-            missing.push(cur.to_path_buf());
-            match cur.parent() {
-                Some(p) if p.starts_with(&h.mountpoint) => cur = p,
-                _ => break,
-            }
-        }
+        // A new cpuset cgroup starts with empty cpus/mems and refuses tasks (ENOSPC) until
+        // they are set. Every level is checked top-down, not only the ones this call makes: a
+        // concurrent create may have made a shared parent and not yet filled it in.
+        let rel = dir
+            .strip_prefix(&h.mountpoint)
+            .map_err(|_| CgroupError::Create {
+                path: dir.to_path_buf(),
+                source: std::io::Error::other("not under the cpuset hierarchy"),
+            })?;
+        const FILES: [&str; 2] = ["cpuset.cpus", "cpuset.mems"];
+        let mut cur = h.mountpoint.clone();
+        let mut inherited = [
+            read_trim(&cur.join(FILES[0]))?,
+            read_trim(&cur.join(FILES[1]))?,
+        ];
         let mut made = false;
-        for d in missing.iter().rev() {
-            made = mkdir(d)?;
-            if let Some(parent) = d.parent() {
-                for f in ["cpuset.cpus", "cpuset.mems"] {
-                    let mine = read_trim(&d.join(f))?;
-                    if mine.is_empty() {
-                        let theirs = read_trim(&parent.join(f))?;
-                        write(&d.join(f), &theirs)?;
-                    }
+        for comp in rel.components() {
+            cur.push(comp);
+            made = mkdir(&cur)?;
+            for (f, value) in FILES.iter().zip(inherited.iter_mut()) {
+                let mine = read_trim(&cur.join(f))?;
+                if mine.is_empty() {
+                    write(&cur.join(f), value)?;
+                } else {
+                    *value = mine;
                 }
             }
         }
