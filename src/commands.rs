@@ -459,13 +459,23 @@ fn exec(root: &std::path::Path, a: &ExecArgs) -> Result<i32, CommandError> {
     let process = exec_process(&st, a)?;
     crate::config::validate_process(&process).map_err(ProcessError::from)?;
     let terminal = process.terminal() == Some(true);
-    if terminal && a.console_socket.is_none() {
-        return Err(msg(if a.detach {
-            "cannot allocate tty if hako will detach without setting console socket"
-        } else {
-            "exec with a terminal needs --console-socket (hako does not proxy terminals yet)"
-        }));
+    if terminal && a.console_socket.is_none() && a.detach {
+        return Err(msg(
+            "cannot allocate tty if hako will detach without setting console socket",
+        ));
     }
+    // A terminal in the foreground without a console socket: hako holds the pty master and
+    // proxies it, as runc does (and as `run` does).
+    let console_pair = if terminal && a.console_socket.is_none() {
+        Some(
+            std::os::unix::net::UnixStream::pair().map_err(|source| CommandError::Sys {
+                what: "unable to create the console socket pair".into(),
+                source,
+            })?,
+        )
+    } else {
+        None
+    };
     if !terminal && a.console_socket.is_some() {
         return Err(msg(
             "cannot use console socket if hako will not detach or allocate tty",
@@ -486,6 +496,7 @@ fn exec(root: &std::path::Path, a: &ExecArgs) -> Result<i32, CommandError> {
         seccomp: seccomp.as_ref(),
         seccomp_spec: seccomp_spec.as_ref(),
         console_socket: a.console_socket.as_deref(),
+        console_fd: console_pair.as_ref().map(|(_, theirs)| theirs.as_fd()),
         pidfd_socket: a.pidfd_socket.as_deref(),
         pid_file: a.pid_file.as_deref(),
         preserve_fds: a.preserve_fds,
@@ -493,6 +504,13 @@ fn exec(root: &std::path::Path, a: &ExecArgs) -> Result<i32, CommandError> {
     })?;
     if a.detach {
         return Ok(0);
+    }
+    if let Some((mine, _)) = &console_pair {
+        let master = sys::recv_fd(mine.as_fd()).map_err(|source| CommandError::Sys {
+            what: "unable to receive the process's terminal".into(),
+            source,
+        })?;
+        return Ok(crate::tty_proxy::run(master, pid));
     }
     Ok(process::exec::wait(pid))
 }

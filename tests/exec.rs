@@ -166,6 +166,37 @@ fn exec_errors_exit_255_with_runc_messages() {
     assert_clean(&rt, &id);
 }
 
+/// `exec -t` without --console-socket in the foreground: hako holds the pty master and
+/// proxies it (as runc does); `-t -d` without a socket is refused with runc's message.
+#[test]
+fn exec_with_a_terminal_proxies_a_pty() {
+    let rt = Runtime::new("exec-tty");
+    let (_b, id) = running(&rt, "exectty");
+    // `script` gives hako a terminal of a known size.
+    let cmd = format!(
+        "stty cols 97 rows 29; {HAKO} --root {} exec -t {id} sh -c 'tty; stty size; exit 4'",
+        rt.root.display(),
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(4), "{text} {}", stderr(&out));
+    assert!(text.contains("/dev/pts/"), "not on a pty: {text}");
+    assert!(text.contains("29 97"), "window size not passed on: {text}");
+    let detached = rt.hako(&["exec", "-t", "-d", &id, "true"]);
+    assert_eq!(detached.status.code(), Some(255));
+    assert!(
+        stderr(&detached).contains("cannot allocate tty if hako will detach"),
+        "{}",
+        stderr(&detached)
+    );
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
+
 /// CVE-2025-52881: a container that mounts its own tree over /proc must not redirect the
 /// procfs writes `exec` makes for the new process (here oom_score_adj; in the real attack a
 /// bind of /proc/sys/kernel/core_pattern in its place). hako writes through the host procfs

@@ -23,6 +23,8 @@ pub struct ExecOpts<'a> {
     /// The profile `seccomp` was compiled from (for SCMP_ACT_NOTIFY's listenerPath).
     pub seccomp_spec: Option<&'a oci_spec::runtime::LinuxSeccomp>,
     pub console_socket: Option<&'a Path>,
+    /// Instead of a console socket: our end of a socket pair hako reads the pty master from.
+    pub console_fd: Option<std::os::fd::BorrowedFd<'a>>,
     /// `--pidfd-socket`: receives a pidfd of the process.
     pub pidfd_socket: Option<&'a Path>,
     pub pid_file: Option<&'a Path>,
@@ -269,8 +271,12 @@ fn child(
     {
         super::tuning::set_affinity("process.execCPUAffinity.initial", l)?;
     }
-    let console_sock = match o.console_socket {
-        Some(p) if terminal => Some(console::connect(p)?),
+    let console_sock = match (o.console_socket, o.console_fd) {
+        (Some(p), _) if terminal => Some(console::connect(p)?),
+        (None, Some(fd)) if terminal => Some(
+            fd.try_clone_to_owned()
+                .map_err(init::step("duplicate the console socket"))?,
+        ),
         _ => None,
     };
     let mut keep = vec![ch.raw(), pidfd.as_raw_fd()];
