@@ -31,8 +31,10 @@ cargo fmt --check
 cargo clippy --all-targets --release -- -D warnings
 # Containers are heavy-ish; 4 threads keeps a 2-core box busy without thrashing.
 cargo test --release -- --test-threads=4
-# containerd and Podman driving hako end to end (a private containerd, private Podman storage).
+# containerd and Podman driving hako end to end (a private containerd, private Podman storage),
+# then the same scenarios on runc: each one must pass on the reference runtime too.
 integration/engines.sh
+RUNTIME=runc integration/engines.sh
 
 # The same suite in a guest kernel with pure cgroup v2 and AppArmor (qemu, software
 # emulation): the host is hybrid v1 without an LSM, so the v2 and AppArmor tests (reported
