@@ -424,8 +424,10 @@ fn exec_cgroup_puts_the_process_in_sub_cgroups() {
         let d = m.join(base.trim_start_matches('/'));
         if d.exists() {
             std::fs::create_dir(d.join("sub")).expect("mkdir sub-cgroup");
-            // A v1 cpuset child starts with no cpus or mems: give it its parent's.
-            for f in ["cpuset.cpus", "cpuset.mems"] {
+            // A v1 cpuset child starts with no cpus or mems: give it its parent's (cgroup2
+            // children use their parent's, and refuse a copy that is not a partition).
+            let v2 = m.join("cgroup.controllers").exists();
+            for f in ["cpuset.cpus", "cpuset.mems"].into_iter().filter(|_| !v2) {
                 if let Ok(v) = std::fs::read_to_string(d.join(f)) {
                     std::fs::write(d.join("sub").join(f), v.trim()).expect("cpuset");
                 }
