@@ -76,8 +76,23 @@ pub fn setup(
     size: Option<(u16, u16)>,
     as_console: bool,
 ) -> Result<(), ConsoleError> {
-    let master = sys::open(Path::new("/dev/pts/ptmx"), libc::O_RDWR | libc::O_NOCTTY, 0)
-        .map_err(pty_err("open /dev/pts/ptmx"))?;
+    // No symlink is followed: an image that planted /dev/pts/ptmx as a link to some device
+    // never gets it opened (a planted file or node is opened, then refused below).
+    // SAFETY: AT_FDCWD is valid as a directory fd for *at calls.
+    let cwd = unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) };
+    let master = match sys::openat2(
+        cwd,
+        Path::new("/dev/pts/ptmx"),
+        libc::O_RDWR | libc::O_NOCTTY,
+        0,
+        sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS,
+    ) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(ConsoleError::NotPty("/dev/pts/ptmx"));
+        }
+        Err(e) => return Err(pty_err("open /dev/pts/ptmx")(e)),
+    };
     verify_devpts(master.as_fd(), "/dev/pts/ptmx")?;
     let mut unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK takes a pointer to an int.
