@@ -172,6 +172,13 @@ pub fn exec(o: &ExecOpts<'_>) -> Result<i32, ProcessError> {
         }
     }
 
+    // The one cgroup2 directory (unified hosts, or the cgroup2 tree of hybrid ones): the
+    // process is cloned straight into it when the kernel allows (see child()).
+    let cgroup2 = match by_pid.as_slice() {
+        [d] => sys::open(d, libc::O_PATH | libc::O_DIRECTORY, 0).ok(),
+        _ => None,
+    };
+
     let helper = match sys::clone_fork(0, None).map_err(|e| ProcessError::Sys {
         what: "fork".into(),
         source: e,
@@ -185,7 +192,10 @@ pub fn exec(o: &ExecOpts<'_>) -> Result<i32, ProcessError> {
                 in_userns,
                 terminal,
                 &child_ch,
-                cgroup_tasks,
+                Placement {
+                    v1_tasks: cgroup_tasks,
+                    cgroup2: cgroup2.as_ref().map(|f| f.as_fd()),
+                },
             );
             let Err(e) = r;
             let _ = child_ch.send(&Msg::Error(e.to_string()));
@@ -210,7 +220,7 @@ pub fn exec(o: &ExecOpts<'_>) -> Result<i32, ProcessError> {
         unsafe { libc::waitpid(proc_pid, std::ptr::null_mut(), 0) };
         e
     };
-    for dir in by_pid {
+    for dir in by_pid.into_iter().filter(|d| !in_cgroup2_dir(proc_pid, d)) {
         cgroups::write(&dir.join("cgroup.procs"), &proc_pid.to_string())
             .map_err(|e| kill(e.into()))?;
     }
@@ -250,6 +260,25 @@ pub fn exec(o: &ExecOpts<'_>) -> Result<i32, ProcessError> {
     Ok(proc_pid)
 }
 
+/// How the exec'd process gets into the container's cgroups without the parent writing its
+/// pid: `tasks` of each v1 directory to write 0 to, the cgroup2 directory to be cloned into.
+struct Placement<'a> {
+    v1_tasks: Vec<OwnedFd>,
+    cgroup2: Option<std::os::fd::BorrowedFd<'a>>,
+}
+
+/// Whether `pid` already is in cgroup2 directory `dir` (cloned into it): the "0::" line of
+/// its /proc/PID/cgroup, relative to our cgroup namespace's root, ends `dir`.
+fn in_cgroup2_dir(pid: i32, dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        return false;
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(|p| p.trim_start_matches('/'))
+        .is_some_and(|p| !p.is_empty() && dir.ends_with(p))
+}
+
 /// The helper: join, fork the process, report its pid. Returns only with an error.
 fn child(
     o: &ExecOpts<'_>,
@@ -258,8 +287,12 @@ fn child(
     in_userns: bool,
     terminal: bool,
     ch: &sync::Channel,
-    cgroup_tasks: Vec<OwnedFd>,
+    place: Placement<'_>,
 ) -> Result<std::convert::Infallible, InitError> {
+    let Placement {
+        v1_tasks: cgroup_tasks,
+        cgroup2,
+    } = place;
     // Set up non-dumpable: the container cannot ptrace us or read our memory meanwhile.
     sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(init::step("set non-dumpable"))?;
     init::note_ignored_signals();
@@ -284,6 +317,7 @@ fn child(
         keep.push(c.as_raw_fd());
     }
     keep.extend(cgroup_tasks.iter().map(|fd| fd.as_raw_fd()));
+    keep.extend(cgroup2.map(|fd| fd.as_raw_fd()));
     init::close_all_but(keep, o.preserve_fds)?;
     // Before joining the mount namespace: the handle must be on the host's /proc.
     let proc_root = if init::needs_procfs(o.process, false) {
@@ -294,7 +328,16 @@ fn child(
     if flags != 0 {
         sys::setns(pidfd, flags).map_err(init::step("join the container's namespaces"))?;
     }
-    match sys::clone_fork(libc::CLONE_PARENT as u64, None).map_err(init::step("fork"))? {
+    // CLONE_INTO_CGROUP skips the global migration lock a pid written to cgroup.procs takes.
+    // The kernel may refuse it (a cgroup2 mounted with nsdelegate, the pids limit reached):
+    // then the parent moves the process, as it finds it outside its cgroup.
+    let placed = cgroup2
+        .and_then(|fd| sys::clone_fork(libc::CLONE_PARENT as u64, Some(fd.as_raw_fd())).ok());
+    let forked = match placed {
+        Some(f) => f,
+        None => sys::clone_fork(libc::CLONE_PARENT as u64, None).map_err(init::step("fork"))?,
+    };
+    match forked {
         sys::Forked::Parent { pid, .. } => {
             ch.send(&Msg::Pid(pid))?;
             sys::exit_child(0)
