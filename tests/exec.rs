@@ -177,11 +177,7 @@ fn exec_with_a_terminal_proxies_a_pty() {
         "stty cols 97 rows 29; {HAKO} --root {} exec -t {id} sh -c 'tty; stty size; exit 4'",
         rt.root.display(),
     );
-    let out = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("script");
+    let out = under_script(&cmd);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(4), "{text} {}", stderr(&out));
     assert!(text.contains("/dev/pts/"), "not on a pty: {text}");

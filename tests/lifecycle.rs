@@ -419,11 +419,7 @@ fn run_with_terminal_proxies_a_pty() {
         rt.root.display(),
         b.dir.display()
     );
-    let out = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("script");
+    let out = under_script(&cmd);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(3), "{text} {}", stderr(&out));
     assert!(text.contains("/dev/pts/0"), "{text}");

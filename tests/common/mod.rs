@@ -327,3 +327,13 @@ pub fn stderr(o: &Output) -> String {
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// Runs shell command line `cmd` under script(1), which gives it a pty of its own (for the
+/// terminal tests: hako proxies that pty).
+pub fn under_script(cmd: &str) -> Output {
+    Command::new("script")
+        .args(["-qec", cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script")
+}
