@@ -78,10 +78,8 @@ pub fn setup(
 ) -> Result<(), ConsoleError> {
     // No symlink is followed: an image that planted /dev/pts/ptmx as a link to some device
     // never gets it opened (a planted file or node is opened, then refused below).
-    // SAFETY: AT_FDCWD is valid as a directory fd for *at calls.
-    let cwd = unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) };
     let master = match sys::openat2(
-        cwd,
+        sys::cwd(),
         Path::new("/dev/pts/ptmx"),
         libc::O_RDWR | libc::O_NOCTTY,
         0,

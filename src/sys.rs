@@ -167,11 +167,16 @@ pub fn openat(
     check_int(fd).map(|fd| owned(fd as libc::c_long))
 }
 
+/// AT_FDCWD as a directory fd: *at calls on it resolve from the current directory (and
+/// absolute paths as usual).
+pub fn cwd() -> BorrowedFd<'static> {
+    // SAFETY: AT_FDCWD is a valid "directory fd" for the *at calls, and is never closed.
+    unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) }
+}
+
 /// Opens a path in the caller's mount namespace (absolute, or relative to cwd).
 pub fn open(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
-    // SAFETY: AT_FDCWD is a valid "directory fd" for the *at calls.
-    let cwd = unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) };
-    openat(cwd, path, flags, mode)
+    openat(cwd(), path, flags, mode)
 }
 
 pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {

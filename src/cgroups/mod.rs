@@ -264,27 +264,6 @@ impl Manager {
         Ok(())
     }
 
-    /// Opens `tasks` of the container's directory in every v1 hierarchy, for the init to move
-    /// itself in (see [`join_v1`]).
-    pub fn open_v1_tasks(&self) -> Result<Vec<std::os::fd::OwnedFd>, CgroupError> {
-        self.dirs
-            .iter()
-            .filter(|(i, _)| !self.layout.hierarchies[*i].v2)
-            .map(|(_, d)| {
-                let path = d.join("tasks");
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .map(std::os::fd::OwnedFd::from)
-                    .map_err(|source| CgroupError::Write {
-                        path,
-                        value: "0".into(),
-                        source,
-                    })
-            })
-            .collect()
-    }
-
     /// Moves `pid` into every hierarchy (v1, and the v2 tree on hybrid hosts).
     pub fn attach(&self, pid: i32) -> Result<(), CgroupError> {
         let value = pid.to_string();
@@ -389,23 +368,31 @@ fn own_cgroups() -> Result<Vec<(Vec<String>, PathBuf)>, CgroupError> {
 /// mkdir of `dir`, and of its missing parents only when it has some; true when this call
 /// made `dir`.
 fn create_leaf(dir: &Path) -> Result<bool, CgroupError> {
-    let cerr = |source| CgroupError::Create {
-        path: dir.to_path_buf(),
-        source,
-    };
-    match std::fs::create_dir(dir) {
-        Ok(()) => return Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(cerr(e)),
+    match mkdir(dir) {
+        Err(CgroupError::Create { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            if let Some(parent) = dir.parent() {
+                std::fs::create_dir_all(parent).map_err(|source| CgroupError::Create {
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
+            }
+            mkdir(dir)
+        }
+        made => made,
     }
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent).map_err(cerr)?;
-    }
-    match std::fs::create_dir(dir) {
+}
+
+/// mkdir of one level; false when it already existed.
+fn mkdir(d: &Path) -> Result<bool, CgroupError> {
+    match std::fs::create_dir(d) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(cerr(e)),
+        Err(source) => Err(CgroupError::Create {
+            path: d.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -428,6 +415,31 @@ pub fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
         value: value.to_string(),
         source,
     })
+}
+
+/// Opens `tasks` in each of `dirs` that has one (the v1 directories), for a process to move
+/// itself in with [`join_v1`]; also returns the directories without one (cgroup2's), where
+/// it must be cloned into or have its pid written.
+pub fn open_v1_tasks<'a>(
+    dirs: impl IntoIterator<Item = &'a Path>,
+) -> Result<(Vec<std::os::fd::OwnedFd>, Vec<&'a Path>), CgroupError> {
+    let mut tasks = Vec::new();
+    let mut v2 = Vec::new();
+    for dir in dirs {
+        let path = dir.join("tasks");
+        match std::fs::OpenOptions::new().write(true).open(&path) {
+            Ok(f) => tasks.push(f.into()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => v2.push(dir),
+            Err(source) => {
+                return Err(CgroupError::Write {
+                    path,
+                    value: "0".into(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok((tasks, v2))
 }
 
 /// Moves the calling thread, which must be its process's only one, into the v1 cgroups whose

@@ -29,7 +29,7 @@ pub fn create(h: &Hierarchy, dir: &Path) -> Result<bool, CgroupError> {
         let mut made = false;
         for comp in rel.components() {
             cur.push(comp);
-            made = mkdir(&cur)?;
+            made = super::mkdir(&cur)?;
             for (f, value) in FILES.iter().zip(inherited.iter_mut()) {
                 let mine = read_trim(&cur.join(f))?;
                 if mine.is_empty() {
@@ -42,18 +42,6 @@ pub fn create(h: &Hierarchy, dir: &Path) -> Result<bool, CgroupError> {
         return Ok(made);
     }
     super::create_leaf(dir)
-}
-
-/// mkdir of one level; false when it already existed.
-fn mkdir(d: &Path) -> Result<bool, CgroupError> {
-    match std::fs::create_dir(d) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(source) => Err(CgroupError::Create {
-            path: d.to_path_buf(),
-            source,
-        }),
-    }
 }
 
 fn read_trim(p: &Path) -> Result<String, CgroupError> {

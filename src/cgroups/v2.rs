@@ -20,11 +20,7 @@ pub fn create(mountpoint: &Path, dir: &Path, unified: bool) -> Result<bool, Cgro
     for comp in rel.components() {
         enable_controllers(&cur);
         cur.push(comp);
-        made = match std::fs::create_dir(&cur) {
-            Ok(()) => true,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
-            Err(source) => return Err(CgroupError::Create { path: cur, source }),
-        };
+        made = super::mkdir(&cur)?;
     }
     Ok(made)
 }

@@ -154,23 +154,7 @@ pub fn exec(o: &ExecOpts<'_>) -> Result<i32, ProcessError> {
     // v1 directories: the process moves itself in through their `tasks` files, without the
     // kernel's global migration lock (see cgroups::join_v1). A directory without `tasks` is
     // cgroup2's: its pid goes to cgroup.procs.
-    let mut cgroup_tasks = Vec::new();
-    let mut by_pid = Vec::new();
-    for dir in o.cgroup_dirs {
-        let tasks = dir.join("tasks");
-        match std::fs::OpenOptions::new().write(true).open(&tasks) {
-            Ok(f) => cgroup_tasks.push(OwnedFd::from(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => by_pid.push(dir),
-            Err(source) => {
-                return Err(cgroups::CgroupError::Write {
-                    path: tasks,
-                    value: "0".into(),
-                    source,
-                }
-                .into());
-            }
-        }
-    }
+    let (cgroup_tasks, by_pid) = cgroups::open_v1_tasks(o.cgroup_dirs.iter().map(|d| d.as_path()))?;
 
     // The one cgroup2 directory (unified hosts, or the cgroup2 tree of hybrid ones): the
     // process is cloned straight into it when the kernel allows (see child()).

@@ -289,7 +289,7 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
     let cgroup_tasks = if two_stage {
         Vec::new()
     } else {
-        manager.open_v1_tasks()?
+        cgroups::open_v1_tasks(manager.dirs.iter().map(|(_, d)| d.as_path()))?.0
     };
     // A cgroup namespace is rooted at the cgroups of whoever creates it: cloned with it, the
     // init would see hako's cgroups as its root in every hierarchy it was not cloned into.

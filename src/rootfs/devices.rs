@@ -138,8 +138,7 @@ fn create(root: BorrowedFd<'_>, n: &Node, userns: bool) -> Result<(), RootfsErro
 fn bind_host_device(root: BorrowedFd<'_>, n: &Node) -> Result<(), RootfsError> {
     let rel = n.path.strip_prefix("/").unwrap_or(&n.path);
     let target = mkdir_all_in_root(root, rel, true)?;
-    // SAFETY: AT_FDCWD is valid as a directory fd.
-    let cwd = unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) };
+    let cwd = sys::cwd();
     let merr = |err| RootfsError::Mount {
         source_desc: n.path.display().to_string(),
         dest: n.path.clone(),

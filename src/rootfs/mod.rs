@@ -475,9 +475,7 @@ fn detached_bind(src: &Path, opts: &options::MountOptions) -> io::Result<(OwnedF
     if opts.recursive_bind {
         flags |= libc::AT_RECURSIVE as u32;
     }
-    // SAFETY: AT_FDCWD is valid as a directory fd for *at calls.
-    let cwd = unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) };
-    let tree = sys::open_tree(cwd, src, flags)?;
+    let tree = sys::open_tree(sys::cwd(), src, flags)?;
     let is_dir = sys::fstat(tree.as_fd()).map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)?;
     if opts.attr != sys::MountAttr::default() {
         sys::mount_setattr(tree.as_fd(), false, &opts.attr)?;
