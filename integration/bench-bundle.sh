@@ -9,16 +9,25 @@
 #   LAYERS="dir ..."  host directories, one layer each (default: /usr/include /usr/lib/gcc
 #                     /usr/libexec /usr/share/doc, a few hundred MB in all)
 #   RUNS=N            timed runs per command (default 5, after 1 warm-up)
-#   OUT_DIR=dir       where the unpacked trees go (default: the work dir under /var/tmp, on
-#                     disk); e.g. OUT_DIR=/dev/shm to take the disk out of the measurement
+#   OUT_DIR=dir       where the unpacked trees go instead of the default: a fresh ext4 (with
+#                     a journal, as mkfs.ext4 makes it) on a sparse loop file in the
+#                     work dir under /var/tmp; e.g. OUT_DIR=/dev/shm takes the disk out
 #   RESULTS=dir       where hyperfine JSON and summary.txt go
 #                     (default <repo>/target/bench-results/bundle-<timestamp>)
 #
-# Timed commands (output directory removed and `sync`ed before each run, untimed):
+# Timed commands (each run writes a new output directory; `sync` before each run, untimed):
 #   hako-bundle       hako-bundle --ref t IMG OUT            (rootfs + config.json)
 #   umoci unpack      umoci unpack --image IMG:t OUT         (rootfs + config.json + mtree)
 #   umoci raw unpack  umoci raw unpack --image IMG:t OUT     (rootfs only: the fairest match)
 # Peak RSS of one run of each comes from /usr/bin/time -f %M.
+#
+# Why a fresh file system, and no run deleting the previous one's output: this VM's own disk
+# is an ext4 without a journal, and there the inode allocator skips inodes freed in the last
+# 60 s, or 360 s while their inode table block is dirty (fs/ext4/ialloc.c, recently_deleted),
+# reading each one's table block. After an `rm -rf` of a 15k-file tree every file creation
+# walks them all: 2-5 s of system time per run, charged to whichever tool runs next, that no
+# unpack into a fresh directory on a normal (journaled) ext4 pays. So each run writes a new
+# directory, and the whole file system goes at the end (unmounted, one file removed).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,8 +46,25 @@ done
 [ -x "$HAKO_BUNDLE" ] || { echo "bench-bundle.sh: $HAKO_BUNDLE missing (cargo build --release)" >&2; exit 1; }
 
 work=$(mktemp -d /var/tmp/hako-bench-bundle.XXXXXX)
-out=$(mktemp -d "${OUT_DIR:-$work}/hako-bench-out.XXXXXX")
-trap 'rm -rf "$work" "$out"' EXIT
+mnt=
+cleanup() {
+    if [ -n "$mnt" ]; then umount "$mnt" || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+if [ -n "${OUT_DIR:-}" ]; then
+    out=$(mktemp -d "$OUT_DIR/hako-bench-out.XXXXXX")
+    trap 'cleanup; rm -rf "$out"' EXIT
+else
+    command -v mkfs.ext4 >/dev/null || { echo "bench-bundle.sh: mkfs.ext4 missing (apt-get install e2fsprogs)" >&2; exit 1; }
+    # Sparse; about 0.5 GiB per unpack is written, 1 GiB per unpack leaves room for bigger LAYERS.
+    truncate -s "$((3 * (RUNS + 2)))G" "$work/ext4.img"
+    mkfs.ext4 -q -F "$work/ext4.img"
+    mkdir "$work/mnt"
+    mount -o loop "$work/ext4.img" "$work/mnt"
+    mnt=$work/mnt
+    out=$mnt
+fi
 mkdir -p "$RESULTS"
 img=$work/img
 
@@ -57,15 +83,14 @@ files=$(find $LAYERS | wc -l)
 echo "bench-bundle.sh: $layers layers, $files entries, $((uncompressed >> 20)) MiB of files, $((compressed >> 20)) MiB of gzip blobs"
 
 # One untimed check run each, with peak RSS.
-rss() { # name, out, command...
-    local name=$1 out=$2; shift 2
-    rm -rf "$out"
+rss() { # name, command...
+    local name=$1; shift
     /usr/bin/time -f %M -o "$work/rss-$name" "$@" >/dev/null
     echo "$(cat "$work/rss-$name")"
 }
-rss_hb=$(rss hako-bundle "$out/hb" "$HAKO_BUNDLE" --ref t "$img" "$out/hb")
-rss_umoci=$(rss umoci "$out/umoci" umoci unpack --image "$img:t" "$out/umoci")
-rss_raw=$(rss raw "$out/raw" umoci raw unpack --image "$img:t" "$out/raw")
+rss_hb=$(rss hako-bundle "$HAKO_BUNDLE" --ref t "$img" "$out/hb")
+rss_umoci=$(rss umoci umoci unpack --image "$img:t" "$out/umoci")
+rss_raw=$(rss raw umoci raw unpack --image "$img:t" "$out/raw")
 # Same tree? (names, types, modes, owners, sizes, link targets; content spot-checked by size)
 python3 - "$out/hb/rootfs" "$out/umoci/rootfs" <<'PY'
 import os, stat, sys
@@ -83,17 +108,17 @@ print(f"bench-bundle.sh: trees {'match' if not diff else 'DIFFER'} ({len(a)} ent
 for k in sorted(diff)[:10]: print("  ", k, a.get(k), b.get(k))
 sys.exit(1 if diff else 0)
 PY
-rm -rf "$out/hb" "$out/umoci" "$out/raw"
 
-hyperfine --warmup 1 --runs "$RUNS" --export-json "$RESULTS/hyperfine.json" \
-    --prepare "rm -rf $out/t; sync" \
-    -n hako-bundle "$HAKO_BUNDLE --ref t $img $out/t" \
-    -n "umoci unpack" "umoci unpack --image $img:t $out/t" \
-    -n "umoci raw unpack" "umoci raw unpack --image $img:t $out/t"
+# A fresh output directory name per run (mktemp -u costs the same ~1 ms in every command).
+fresh="\$(mktemp -u -p $out t.XXXXXX)"
+hyperfine --warmup 1 --runs "$RUNS" --export-json "$RESULTS/hyperfine.json" --prepare sync \
+    -n hako-bundle "$HAKO_BUNDLE --ref t $img $fresh" \
+    -n "umoci unpack" "umoci unpack --image $img:t $fresh" \
+    -n "umoci raw unpack" "umoci raw unpack --image $img:t $fresh"
 
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
-    echo "output on: $(df --output=fstype "$out" | tail -1) ($out)"
+    echo "output on: $(df --output=fstype "$out" | tail -1) ($out${mnt:+, a fresh loop-mounted ext4 with a journal})"
     echo "host: $(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "umoci: $(umoci --version); hako-bundle: $("$HAKO_BUNDLE" --version)"
     echo "image: $layers gzip layers from $LAYERS; $files entries, $((uncompressed >> 20)) MiB of files, $((compressed >> 20)) MiB compressed"
