@@ -8,7 +8,9 @@
 //!    /proc/PID/exe then fail with EROFS and nothing appears in any mount table;
 //! 2. fallback (kernels without `lowerdir+`): a sealed memfd copy of the binary.
 //!
-//! Only `create` and `run` pay this (one execveat); `state`, `kill`, `list`… never do.
+//! Only `create`, `run` and `exec` pay this (one execveat, about 1 ms here); `state`, `kill`,
+//! `list`… never do, and neither does a hako installed on a read-only mount (the same
+//! protection, set up once).
 
 use crate::sys;
 use std::ffi::CString;
@@ -30,24 +32,30 @@ fn err(what: &'static str) -> impl FnOnce(io::Error) -> SealError {
     move |source| SealError::Sys { what, source }
 }
 
-const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
 const TMPFS_MAGIC: i64 = 0x0102_1994;
 
-/// Whether the running binary already is a protected view.
+/// Whether the running binary already is a protected view: on a read-only mount (our own
+/// overlay view is mounted read-only; so is a hako installed on a read-only filesystem or
+/// bind mount, which then never pays the re-exec), or a sealed memfd. An overlayfs as such
+/// proves nothing: hako installed in a container image runs from a writable one.
 fn is_sealed(exe: BorrowedFd<'_>) -> bool {
+    let mut vfs = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: a valid fd and an out-pointer of the right type.
+    if unsafe { libc::fstatvfs(exe.as_raw_fd(), vfs.as_mut_ptr()) } == 0
+        // SAFETY: fstatvfs succeeded, so it filled `vfs`.
+        && unsafe { vfs.assume_init() }.f_flag & libc::ST_RDONLY != 0
+    {
+        return true;
+    }
     let Ok(st) = sys::fstatfs(exe) else {
         return false;
     };
-    let t = st.f_type;
-    if t == OVERLAYFS_SUPER_MAGIC {
-        return true;
-    }
     // A memfd lives on tmpfs (hugetlbfs aside) and carries our write seal. Any other tmpfs
     // file reports F_SEAL_SEAL alone, so "has seals" is not enough: a hako binary run from
     // /tmp would otherwise count as protected.
     // SAFETY: F_GET_SEALS on a valid fd only reads flags.
     let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
-    t == TMPFS_MAGIC && seals > 0 && seals & libc::F_SEAL_WRITE != 0
+    st.f_type == TMPFS_MAGIC && seals > 0 && seals & libc::F_SEAL_WRITE != 0
 }
 
 /// Re-executes hako from a read-only view of its binary unless it already runs from one.

@@ -214,3 +214,119 @@ fn proc_exe_of_init_is_read_only_view() {
     rt.ok(&["delete", "-f", &id]);
     assert_clean(&rt, &id);
 }
+
+/// A mount made for one test, unmounted (lazily, in case a process still uses it) on drop.
+struct TestMount(std::path::PathBuf);
+
+impl Drop for TestMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn mount(args: &[&str], target: &std::path::Path) -> TestMount {
+    let st = Command::new("mount")
+        .args(args)
+        .arg(target)
+        .status()
+        .expect("mount");
+    assert!(st.success(), "mount {args:?} {}", target.display());
+    TestMount(target.to_path_buf())
+}
+
+/// The init of container `id` (created by `bin`): its exe's path and whether that sits on a
+/// read-only mount.
+fn init_exe(rt: &Runtime, bin: &std::path::Path, b: &Bundle, id: &str) -> (String, bool) {
+    let mut c = Command::new(bin);
+    c.arg("--root")
+        .arg(&rt.root)
+        .args(["create", "-b"])
+        .arg(&b.dir)
+        .arg(id)
+        .stdin(std::process::Stdio::null());
+    // The init keeps the caller's stdio: do not wait for them to close.
+    let out = detached_output(c);
+    assert!(out.status.success(), "create: {}", stderr(&out));
+    let pid = rt.state(id)["pid"].as_i64().expect("pid");
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).expect("readlink exe");
+    let c = std::ffi::CString::new(format!("/proc/{pid}/exe")).expect("path");
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: a NUL-terminated path and a valid out-pointer of the right type.
+    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) }, 0);
+    // SAFETY: statvfs succeeded, so it filled `st`.
+    let flags = unsafe { st.assume_init() }.f_flag;
+    (
+        exe.to_string_lossy().into_owned(),
+        flags & libc::ST_RDONLY != 0,
+    )
+}
+
+#[test]
+fn binary_on_a_writable_overlay_is_still_sealed() {
+    // hako installed in a container image runs from an overlayfs whose upper layer is
+    // writable: that is no protection, the init must run from hako's own read-only view.
+    let dir = std::env::temp_dir().join(unique_id("exe-overlay"));
+    for d in ["lower", "upper", "work", "merged"] {
+        std::fs::create_dir_all(dir.join(d)).expect("mkdir");
+    }
+    std::fs::copy(HAKO, dir.join("lower/hako")).expect("copy hako");
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        dir.join("lower").display(),
+        dir.join("upper").display(),
+        dir.join("work").display()
+    );
+    let merged = dir.join("merged");
+    let m = mount(&["-t", "overlay", "overlay", "-o", &opts], &merged);
+    let rt = Runtime::new("exe-overlay");
+    let id = unique_id("exeovl");
+    let b = Bundle::new(&id, &["sleep", "30"]);
+    let (exe, read_only) = init_exe(&rt, &merged.join("hako"), &b, &id);
+    rt.ok(&["delete", "-f", &id]);
+    drop(m);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(read_only, "the init runs from a writable mount: {exe}");
+    assert!(
+        !exe.starts_with(merged.to_str().expect("utf8")),
+        "the init runs the writable overlay's file {exe}"
+    );
+    assert_clean(&rt, &id);
+}
+
+#[test]
+fn binary_on_a_read_only_mount_is_not_re_executed() {
+    // Installed on a read-only mount, the binary already is what the re-exec would give:
+    // the init runs it directly, and it cannot be opened for writing through /proc.
+    let dir = std::env::temp_dir().join(unique_id("exe-ro"));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(HAKO, dir.join("hako")).expect("copy hako");
+    let bind = mount(&["--bind", dir.to_str().expect("utf8")], &dir);
+    let st = Command::new("mount")
+        .args(["-o", "remount,bind,ro"])
+        .arg(&dir)
+        .status()
+        .expect("mount");
+    assert!(st.success(), "remount read-only");
+    let rt = Runtime::new("exe-ro");
+    let id = unique_id("exero");
+    let b = Bundle::new(&id, &["sleep", "30"]);
+    let bin = dir.join("hako");
+    let (exe, read_only) = init_exe(&rt, &bin, &b, &id);
+    let pid = rt.state(&id)["pid"].as_i64().expect("pid");
+    let write = std::fs::OpenOptions::new()
+        .append(true)
+        .open(format!("/proc/{pid}/exe"))
+        .map(|_| ());
+    rt.ok(&["delete", "-f", &id]);
+    drop(bind);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(read_only, "{exe} is not on a read-only mount");
+    assert_eq!(exe, bin.to_str().expect("utf8"), "hako re-executed itself");
+    let e = write.expect_err("opening the init's exe for writing must fail");
+    // EROFS, or ETXTBSY on kernels that check for a running executable first.
+    assert!(
+        matches!(e.raw_os_error(), Some(libc::EROFS) | Some(libc::ETXTBSY)),
+        "unexpected error {e}"
+    );
+    assert_clean(&rt, &id);
+}
