@@ -39,23 +39,18 @@ const TMPFS_MAGIC: i64 = 0x0102_1994;
 /// bind mount, which then never pays the re-exec), or a sealed memfd. An overlayfs as such
 /// proves nothing: hako installed in a container image runs from a writable one.
 fn is_sealed(exe: BorrowedFd<'_>) -> bool {
-    let mut vfs = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
-    // SAFETY: a valid fd and an out-pointer of the right type.
-    if unsafe { libc::fstatvfs(exe.as_raw_fd(), vfs.as_mut_ptr()) } == 0
-        // SAFETY: fstatvfs succeeded, so it filled `vfs`.
-        && unsafe { vfs.assume_init() }.f_flag & libc::ST_RDONLY != 0
-    {
+    if sys::on_read_only_mount(exe).unwrap_or(false) {
         return true;
     }
-    let Ok(st) = sys::fstatfs(exe) else {
-        return false;
-    };
     // A memfd lives on tmpfs (hugetlbfs aside) and carries our write seal. Any other tmpfs
     // file reports F_SEAL_SEAL alone, so "has seals" is not enough: a hako binary run from
-    // /tmp would otherwise count as protected.
+    // /tmp would otherwise count as protected. Seals first: on any other filesystem
+    // F_GET_SEALS fails and no fstatfs is needed.
     // SAFETY: F_GET_SEALS on a valid fd only reads flags.
     let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
-    st.f_type == TMPFS_MAGIC && seals > 0 && seals & libc::F_SEAL_WRITE != 0
+    seals > 0
+        && seals & libc::F_SEAL_WRITE != 0
+        && sys::fstatfs(exe).is_ok_and(|st| st.f_type == TMPFS_MAGIC)
 }
 
 /// Re-executes hako from a read-only view of its binary unless it already runs from one.

@@ -195,6 +195,15 @@ pub fn fstatfs(fd: BorrowedFd<'_>) -> io::Result<libc::statfs> {
     Ok(unsafe { st.assume_init() })
 }
 
+/// Whether `fd`'s file is on a read-only mount (or read-only filesystem).
+pub fn on_read_only_mount(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `st` is a valid out-pointer of the right type.
+    check_int(unsafe { libc::fstatvfs(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: fstatvfs succeeded, so it filled the struct.
+    Ok(unsafe { st.assume_init() }.f_flag & libc::ST_RDONLY != 0)
+}
+
 pub fn mkdirat(dirfd: BorrowedFd<'_>, name: &Path, mode: libc::mode_t) -> io::Result<()> {
     let c = cstr(name)?;
     // SAFETY: `c` is a valid C string.

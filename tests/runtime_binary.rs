@@ -224,13 +224,18 @@ impl Drop for TestMount {
     }
 }
 
-fn mount(args: &[&str], target: &std::path::Path) -> TestMount {
+/// mount(8) with `args` on `target`; it must succeed.
+fn run_mount(args: &[&str], target: &std::path::Path) {
     let st = Command::new("mount")
         .args(args)
         .arg(target)
         .status()
         .expect("mount");
     assert!(st.success(), "mount {args:?} {}", target.display());
+}
+
+fn mount(args: &[&str], target: &std::path::Path) -> TestMount {
+    run_mount(args, target);
     TestMount(target.to_path_buf())
 }
 
@@ -306,12 +311,7 @@ fn binary_on_a_read_only_mount_is_not_re_executed() {
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::copy(HAKO, dir.join("hako")).expect("copy hako");
     let bind = mount(&["--bind", dir.to_str().expect("utf8")], &dir);
-    let st = Command::new("mount")
-        .args(["-o", "remount,bind,ro"])
-        .arg(&dir)
-        .status()
-        .expect("mount");
-    assert!(st.success(), "remount read-only");
+    run_mount(&["-o", "remount,bind,ro"], &dir);
     let rt = Runtime::new("exe-ro");
     let id = unique_id("exero");
     let b = Bundle::new(&id, &["sleep", "30"]);

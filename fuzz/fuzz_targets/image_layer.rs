@@ -109,15 +109,15 @@ fn unpack(data: &[u8], rootless: bool, maps: bool, rootfs: &Path) {
 fn hit_read_only_host(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(e);
     while let Some(err) = next {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io.raw_os_error() == Some(libc::EROFS) {
-                return true;
+        // ApplyError::Tar holds its io::Error without naming it as the source.
+        let io = err.downcast_ref::<std::io::Error>().or_else(|| {
+            match err.downcast_ref::<apply::ApplyError>() {
+                Some(apply::ApplyError::Tar(io)) => Some(io),
+                _ => None,
             }
-        }
-        if let Some(apply::ApplyError::Tar(io)) = err.downcast_ref::<apply::ApplyError>() {
-            if io.raw_os_error() == Some(libc::EROFS) {
-                return true;
-            }
+        });
+        if io.is_some_and(|io| io.raw_os_error() == Some(libc::EROFS)) {
+            return true;
         }
         next = err.source();
     }
