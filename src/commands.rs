@@ -51,6 +51,37 @@ pub fn version_text() -> String {
     )
 }
 
+/// `LISTEN_FDS` and `--preserve-fds` hand fds 3.. to the container; each must be open when
+/// hako starts. A hole would be filled by an fd hako opens itself (the log file, the host
+/// /proc handle, the sync socket) and leak it into the container (CVE-2024-21626's class),
+/// so this runs before hako opens anything. Exit status as the command would fail with.
+pub fn check_passed_fds(cli: &Cli) -> Result<(), (CommandError, i32)> {
+    let (preserve, listen, code) = match &cli.command {
+        Some(Command::Create(a)) => (a.preserve_fds, true, 1),
+        Some(Command::Run(a)) => (a.create.preserve_fds, true, 1),
+        Some(Command::Exec(a)) => (a.preserve_fds, false, 255),
+        _ => return Ok(()),
+    };
+    let listen = if listen {
+        crate::notify::listen_fds().map_err(|e| (msg(e.to_string()), code))?
+    } else {
+        0
+    };
+    let n = preserve.saturating_add(listen);
+    match (3..3u32.saturating_add(n)).find(|&fd| !sys::fd_is_open(fd as i32)) {
+        None => Ok(()),
+        Some(fd) => Err((
+            msg(format!(
+                "{}fd {fd} is not open: LISTEN_FDS={listen} and --preserve-fds={preserve} pass \
+                 fds 3 to {} to the container",
+                if code == 255 { "exec failed: " } else { "" },
+                2 + n
+            )),
+            code,
+        )),
+    }
+}
+
 pub fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
     let root = cli.root.clone().unwrap_or_else(state::default_root);
     match cli.rootless.as_str() {
@@ -70,7 +101,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
         return match exec(&root, a) {
             Ok(code) => Ok(code),
             Err(e) => {
-                logging::error(&e.to_string());
+                logging::error(&format!("exec failed: {e}"));
                 Ok(255)
             }
         };

@@ -93,8 +93,9 @@ pub fn log(level: Level, msg: &str) {
             let mut f = f;
             let _ = f.write_all(line.as_bytes());
             let _ = f.write_all(b"\n");
+            // runc: with a log file, stderr gets the bare message (what a user reads).
             if level == Level::Error {
-                eprintln!("{}", format_line(level, msg, false));
+                eprintln!("{msg}");
             }
         }
         None => eprintln!("{line}"),

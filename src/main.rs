@@ -31,9 +31,15 @@ pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) ->
         print!("{}", commands::version_text());
         std::process::exit(0);
     }
+    // Before the log file is opened: it could otherwise fill a hole in the passed fds.
+    let passed_fds = commands::check_passed_fds(&cli);
     if let Err(e) = logging::init(cli.log.as_deref(), &cli.log_format, cli.debug) {
         eprintln!("hako: {e}");
         std::process::exit(1);
+    }
+    if let Err((e, code)) = passed_fds {
+        logging::error(&e.to_string());
+        std::process::exit(code);
     }
     let code = match commands::dispatch(&cli) {
         Ok(code) => code,

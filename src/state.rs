@@ -105,6 +105,9 @@ pub struct State {
     /// written by a hako that did not save it (see [`ContainerDir::seccomp_profile`]).
     #[serde(default)]
     pub seccomp: Option<bool>,
+    /// `create --no-new-keyring`: exec'd processes then keep their own session keyring too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_new_keyring: bool,
 }
 
 impl State {

@@ -448,6 +448,12 @@ pub fn close_range(first: u32, last: u32) -> io::Result<()> {
     check(ret).map(drop)
 }
 
+/// Whether `fd` is an open descriptor of this process.
+pub fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: fcntl on an integer fd; a closed one only yields EBADF.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
 /// Clears FD_CLOEXEC so `fd` survives execve (preserved fds, the console).
 pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
     // SAFETY: fcntl on an integer fd; an invalid fd only yields EBADF.

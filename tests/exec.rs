@@ -145,7 +145,7 @@ fn exec_errors_exit_255_with_runc_messages() {
     let paused = rt.hako(&["exec", &id, "true"]);
     assert_eq!(paused.status.code(), Some(255));
     assert!(
-        stderr(&paused).contains("cannot exec in a paused container"),
+        stderr(&paused).contains("exec failed: cannot exec in a paused container"),
         "{}",
         stderr(&paused)
     );
@@ -155,13 +155,13 @@ fn exec_errors_exit_255_with_runc_messages() {
     let stopped = rt.hako(&["exec", &id, "true"]);
     assert_eq!(stopped.status.code(), Some(255));
     assert!(
-        stderr(&stopped).contains("cannot exec in a stopped container"),
+        stderr(&stopped).contains("exec failed: cannot exec in a stopped container"),
         "{}",
         stderr(&stopped)
     );
     let nocontainer = rt.hako(&["exec", "nope", "true"]);
     assert_eq!(nocontainer.status.code(), Some(255));
-    assert!(stderr(&nocontainer).contains("container does not exist"));
+    assert!(stderr(&nocontainer).contains("exec failed: container does not exist"));
     rt.ok(&["delete", &id]);
     assert_clean(&rt, &id);
 }
@@ -250,6 +250,48 @@ fn exec_procfs_writes_ignore_a_fake_proc_in_the_container() {
         "123\n0\n",
         "real value, then the untouched trap"
     );
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
+
+/// An exec'd process's bounding set is cut to the container's whatever the container's /proc
+/// says: a container that mounts a tmpfs over /proc with cap_last_cap = 0 does not get an
+/// exec'd process with capabilities 1.. still in its bounding set.
+#[test]
+fn exec_bounding_set_ignores_a_faked_cap_last_cap() {
+    let rt = Runtime::new("exec-caplast");
+    let id = unique_id("caplast");
+    let mut b = Bundle::new(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "mkdir /dev/shm/rp && mount --bind /proc /dev/shm/rp && \
+             mount -t tmpfs none /proc && mkdir -p /proc/sys/kernel && \
+             echo 0 > /proc/sys/kernel/cap_last_cap && touch /dev/shm/ready && sleep 100",
+        ],
+    );
+    let bounding = ["CAP_SYS_ADMIN", "CAP_KILL"];
+    b.edit(|c| {
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set] = serde_json::json!(bounding);
+        }
+    });
+    assert!(rt.create(&b, &id).status.success());
+    rt.ok(&["start", &id]);
+    let pid = rt.state(&id)["pid"].as_i64().expect("pid");
+    let ready = format!("/proc/{pid}/root/dev/shm/ready");
+    for _ in 0..500 {
+        if std::path::Path::new(&ready).exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(std::path::Path::new(&ready).exists(), "{ready}");
+    let out = rt.hako(&["exec", &id, "grep", "CapBnd", "/dev/shm/rp/self/status"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // CAP_KILL is 5, CAP_SYS_ADMIN 21.
+    assert_eq!(stdout(&out), "CapBnd:\t0000000000200020\n");
     rt.ok(&["delete", "-f", &id]);
     assert_clean(&rt, &id);
 }

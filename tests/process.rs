@@ -445,6 +445,29 @@ fn inheritable_stays_empty_when_not_configured() {
     assert_clean(&rt, &id);
 }
 
+/// The bounding set is dropped up to the kernel's last capability as the kernel reports it,
+/// not as /proc/sys/kernel/cap_last_cap in the container says: an image that ships that file
+/// under an unmounted /proc (here "0") must not keep capabilities 1.. in the bounding set.
+#[test]
+fn bounding_set_ignores_a_faked_cap_last_cap() {
+    let rt = Runtime::new("proc-caplast");
+    let id = unique_id("caplast");
+    let mut b = Bundle::new(&id, &["cat", "/p/self/status"]);
+    let kernel = b.rootfs().join("proc/sys/kernel");
+    std::fs::create_dir_all(&kernel).expect("mkdir");
+    std::fs::write(kernel.join("cap_last_cap"), "0\n").expect("write");
+    std::fs::create_dir_all(b.rootfs().join("p")).expect("mkdir");
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().expect("mounts");
+        mounts.retain(|m| m["destination"] != "/proc");
+        mounts.push(json!({"destination": "/p", "type": "proc", "source": "proc"}));
+    });
+    let caps = caps_of(&rt.run_ok(&b, &id));
+    let def = cap_mask(&["AUDIT_WRITE", "KILL", "NET_BIND_SERVICE"]);
+    assert_eq!(caps["CapBnd"], def, "{caps:x?}");
+    assert_clean(&rt, &id);
+}
+
 #[test]
 fn rlimits_are_applied_and_soft_above_hard_is_refused() {
     let rt = Runtime::new("proc-rlimit");
@@ -852,6 +875,7 @@ fn session_keyring_is_named_after_the_container_unless_no_new_keyring() {
     for no_new in [false, true] {
         let id = unique_id("keyring");
         let b = Bundle::new(&id, &["sleep", "100"]);
+        b.install_c_helper("session_keyring", &[]);
         let mut c = rt.cmd();
         c.arg("create");
         if no_new {
@@ -867,6 +891,16 @@ fn session_keyring_is_named_after_the_container_unless_no_new_keyring() {
             keys.contains(&name),
             !no_new,
             "no_new_keyring={no_new}: {keys}"
+        );
+        // An exec'd process joins the container's keyring too (runc's setns init), not the
+        // caller's; with --no-new-keyring it keeps the caller's.
+        let out = rt.hako(&["exec", &id, "session_keyring"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(
+            stdout(&out).trim_end().ends_with(&format!(";_ses.{id}")),
+            !no_new,
+            "no_new_keyring={no_new}: {}",
+            stdout(&out)
         );
         rt.ok(&["delete", "-f", &id]);
         assert_clean(&rt, &id);

@@ -1163,6 +1163,33 @@ fn no_fd_leaks_and_preserve_fds() {
         ["0", "1", "2", "3"]
     );
     assert_clean(&rt, &id);
+
+    // --preserve-fds 2 with only fd 3 open: fd 4 would be filled by one of hako's own fds
+    // (the log file here, opened first) and reach the container, so it is refused up front.
+    let id = unique_id("preserve-hole");
+    let b = Bundle::new(&id, &["ls", "/proc/self/fd"]);
+    let log = host.join("hole.log");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec 3<"$1"; exec "$2" --root "$3" --log "$6" run --preserve-fds 2 -b "$4" "$5""#)
+        .arg("sh")
+        .arg(&f)
+        .arg(HAKO)
+        .arg(&rt.root)
+        .arg(&b.dir)
+        .arg(&id)
+        .arg(&log)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("sh");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("fd 4 is not open: LISTEN_FDS=0 and --preserve-fds=2"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "", "the container never ran");
+    assert_clean(&rt, &id);
 }
 
 #[test]

@@ -341,6 +341,11 @@ fn child(
             ));
         }
     }
+    // As runc's setns init: the container's session keyring, not the caller's (a shim's,
+    // conmon's), unless the container was created with --no-new-keyring.
+    if !o.state.no_new_keyring {
+        init::join_session_keyring(&o.state.id)?;
+    }
     if let Some(sock) = console_sock {
         let size = o
             .process

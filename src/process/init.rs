@@ -569,7 +569,7 @@ fn accept(listener: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd, InitError> {
 
 /// A fresh session keyring named after the container (runc's default), so containers do not
 /// share the host's keys. Like runc, only a kernel without keyrings (ENOSYS) is let go.
-fn join_session_keyring(id: &str) -> Result<(), InitError> {
+pub(super) fn join_session_keyring(id: &str) -> Result<(), InitError> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     let name = CString::new(format!("_ses.{id}"))
         .map_err(|_| InitError::Other(format!("container id {id:?} contains a NUL byte")))?;

@@ -411,6 +411,7 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
             .unwrap_or_default(),
         device_allow,
         seccomp: Some(seccomp_spec.is_some()),
+        no_new_keyring: o.no_new_keyring,
     };
     dir.save(&st)?;
     phases.mark("id maps, cgroup attach, state.json");

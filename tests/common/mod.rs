@@ -109,6 +109,25 @@ impl Bundle {
     pub fn rootfs(&self) -> PathBuf {
         self.dir.join("rootfs")
     }
+
+    /// Builds tests/helpers/`name`.c static (the busybox image has no libc) into the rootfs
+    /// as /bin/`name`, with `extra` compiler flags (e.g. -pthread).
+    pub fn install_c_helper(&self, name: &str, extra: &[&str]) {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/helpers/{name}.c"));
+        let out = Command::new("cc")
+            .args(["-static", "-O2"])
+            .args(extra)
+            .arg("-o")
+            .arg(self.rootfs().join("bin").join(name))
+            .arg(&src)
+            .output()
+            .expect("run cc (gcc + libc6-dev build the static test helpers)");
+        assert!(
+            out.status.success(),
+            "cc {name}.c: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 impl Drop for Bundle {
