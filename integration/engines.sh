@@ -285,6 +285,11 @@ check_eq "ctr task exec --user --cwd" "65534 /tmp" "$out"
 out=$(in_pty "ctr --address $T/containerd/containerd.sock --namespace $NS tasks exec -t --exec-id x2 e2e-d sh -c 'tty; echo exec tty ok'")
 check_has "ctr task exec -t: a pty" "/dev/pts/" "$out"
 check_has "ctr task exec -t: output" "exec tty ok" "$out"
+out=$(c tasks exec --exec-id x4 e2e-d /no/such/binary 2>&1)
+check_has "ctr task exec of a missing binary: the runtime's error reaches the user" \
+    '/no/such/binary' "$out"
+check_lacks "ctr task exec of a missing binary: the text came from log.json" \
+    "unable to retrieve OCI runtime error" "$out"
 
 c tasks pause e2e-d >/dev/null 2>&1
 check_eq "ctr task pause: PAUSED" PAUSED "$(c tasks ls | awk '$1 == "e2e-d" { print $3 }')"
@@ -335,6 +340,9 @@ check_eq "ctr run of a missing binary: fails" 1 "$code"
 check_has "ctr run of a missing binary: the runtime's error reaches the user" '/no/such/binary' "$out"
 check_has "ctr run of a missing binary: says why, in runc's words" \
     'exec: "/no/such/binary": stat /no/such/binary: no such file or directory' "$out"
+# The shim reads that text from log.json; without it the user would only see this.
+check_lacks "ctr run of a missing binary: the text came from log.json" \
+    "unable to retrieve OCI runtime error" "$out"
 c containers delete e2e-fail >/dev/null 2>&1
 
 # =============================================================================================

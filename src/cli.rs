@@ -1,7 +1,92 @@
 //! The command line, flag for flag runc's (engines pass these verbatim).
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
+
+/// Parses the process's arguments. runc (urfave/cli) also takes `--flag=true` and
+/// `--flag=false` for its boolean flags, which clap's presence flags refuse; those spellings
+/// are rewritten first (only when one is present, so the common path pays nothing).
+pub fn parse() -> Result<Cli, clap::Error> {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let spelt = |a: &OsString| {
+        a.to_str()
+            .is_some_and(|s| s.starts_with("--") && (s.ends_with("=true") || s.ends_with("=false")))
+    };
+    if args.iter().any(spelt) {
+        Cli::try_parse_from(normalize_bool_flags(args))
+    } else {
+        Cli::try_parse_from(args)
+    }
+}
+
+/// `--b=true` → `--b`, `--b=false` → nothing, for the boolean flags of the global options
+/// and of the subcommand. Stops at `--` and, for `exec`, at the container id: what follows
+/// is the container's command line, never ours to change.
+fn normalize_bool_flags(args: Vec<OsString>) -> Vec<OsString> {
+    let root = Cli::command();
+    let mut cmd = &root;
+    let mut sub: Option<String> = None;
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.into_iter();
+    out.extend(it.next());
+    let mut verbatim = false;
+    while let Some(a) = it.next() {
+        let Some(s) = a.to_str().map(str::to_owned).filter(|_| !verbatim) else {
+            out.push(a);
+            continue;
+        };
+        if s == "--" {
+            verbatim = true;
+            out.push(a);
+            continue;
+        }
+        if let Some(flag) = s.strip_prefix("--") {
+            let (name, value) = match flag.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (flag, None),
+            };
+            let arg = cmd.get_arguments().find(|x| x.get_long() == Some(name));
+            let is_bool = arg.is_some_and(|x| matches!(x.get_action(), ArgAction::SetTrue));
+            match (is_bool, value) {
+                (true, Some("true")) => out.push(format!("--{name}").into()),
+                (true, Some("false")) => {}
+                (false, None) if arg.is_some_and(|x| x.get_action().takes_values()) => {
+                    out.push(a);
+                    out.extend(it.next());
+                }
+                _ => out.push(a),
+            }
+            continue;
+        }
+        if s.starts_with('-') && s.len() > 1 {
+            // A short flag (or a cluster); its value, if it takes one, may be the next arg.
+            let last = s.chars().last().unwrap_or('-');
+            let takes = cmd
+                .get_arguments()
+                .find(|x| x.get_short() == Some(last))
+                .is_some_and(|x| x.get_action().takes_values());
+            out.push(a);
+            if takes && s.len() == 2 {
+                out.extend(it.next());
+            }
+            continue;
+        }
+        match &sub {
+            None => {
+                if let Some(c) = root.find_subcommand(&s) {
+                    cmd = c;
+                    sub = Some(s);
+                }
+            }
+            // exec's first positional is the id; the container's command follows.
+            Some(name) if name == "exec" => verbatim = true,
+            Some(_) => {}
+        }
+        out.push(a);
+    }
+    out
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -193,8 +278,10 @@ pub struct ExecArgs {
     #[arg(long)]
     pub apparmor: Option<String>,
     /// set the no new privileges value for the process
-    #[arg(long = "no-new-privs")]
-    pub no_new_privs: bool,
+    // An Option, as runc: only an explicit `--no-new-privs[=true|false]` overrides the config.
+    #[arg(long = "no-new-privs", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true")]
+    pub no_new_privs: Option<bool>,
     /// add a capability to the bounding set for the process
     #[arg(short = 'c', long = "cap")]
     pub cap: Vec<String>,
@@ -247,4 +334,70 @@ pub struct SpecArgs {
 pub struct Unimplemented {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(args: &[&str]) -> Vec<String> {
+        normalize_bool_flags(args.iter().map(OsString::from).collect())
+            .into_iter()
+            .map(|a| a.into_string().expect("utf8"))
+            .collect()
+    }
+
+    #[test]
+    fn boolean_flags_take_runc_spellings() {
+        assert_eq!(
+            norm(&[
+                "hako",
+                "--debug=true",
+                "--root=/r",
+                "exec",
+                "--no-new-privs=false"
+            ]),
+            ["hako", "--debug", "--root=/r", "exec"]
+        );
+        // Values of flags are skipped, the container's command is left alone.
+        assert_eq!(
+            norm(&[
+                "hako",
+                "exec",
+                "--cwd",
+                "--tty=true",
+                "-e",
+                "--x=false",
+                "-t=true",
+                "id",
+                "cmd",
+                "--tty=false"
+            ]),
+            [
+                "hako",
+                "exec",
+                "--cwd",
+                "--tty=true",
+                "-e",
+                "--x=false",
+                "-t=true",
+                "id",
+                "cmd",
+                "--tty=false"
+            ]
+        );
+        assert_eq!(
+            norm(&["hako", "run", "--detach=true", "--keep=false", "id"]),
+            ["hako", "run", "--detach", "id"]
+        );
+        assert_eq!(
+            norm(&["hako", "delete", "--", "--force=true"]),
+            ["hako", "delete", "--", "--force=true"]
+        );
+        // Non-boolean flags keep their value.
+        assert_eq!(
+            norm(&["hako", "--rootless=false", "list"]),
+            ["hako", "--rootless=false", "list"]
+        );
+    }
 }

@@ -55,7 +55,7 @@ pub fn version_text() -> String {
 /// hako starts. A hole would be filled by an fd hako opens itself (the log file, the host
 /// /proc handle, the sync socket) and leak it into the container (CVE-2024-21626's class),
 /// so this runs before hako opens anything. Exit status as the command would fail with.
-pub fn check_passed_fds(cli: &Cli) -> Result<(), (CommandError, i32)> {
+pub fn check_passed_fds(cli: &Cli) -> Result<(), (String, i32)> {
     let (preserve, listen, code) = match &cli.command {
         Some(Command::Create(a)) => (a.preserve_fds, true, 1),
         Some(Command::Run(a)) => (a.create.preserve_fds, true, 1),
@@ -63,7 +63,7 @@ pub fn check_passed_fds(cli: &Cli) -> Result<(), (CommandError, i32)> {
         _ => return Ok(()),
     };
     let listen = if listen {
-        crate::notify::listen_fds().map_err(|e| (msg(e.to_string()), code))?
+        crate::notify::listen_fds().map_err(|e| (e.to_string(), code))?
     } else {
         0
     };
@@ -71,12 +71,12 @@ pub fn check_passed_fds(cli: &Cli) -> Result<(), (CommandError, i32)> {
     match (3..3u32.saturating_add(n)).find(|&fd| !sys::fd_is_open(fd as i32)) {
         None => Ok(()),
         Some(fd) => Err((
-            msg(format!(
+            format!(
                 "{}fd {fd} is not open: LISTEN_FDS={listen} and --preserve-fds={preserve} pass \
                  fds 3 to {} to the container",
                 if code == 255 { "exec failed: " } else { "" },
                 2 + n
-            )),
+            ),
             code,
         )),
     }
@@ -392,7 +392,7 @@ fn exec_process(st: &State, a: &ExecArgs) -> Result<oci_spec::runtime::Process, 
             .map_err(|e| msg(format!("invalid process file {}: {e}", p.display())));
     }
     if a.command.is_empty() {
-        return Err(msg("hako: \"exec\" requires a minimum of 2 arguments"));
+        return Err(msg("process args cannot be empty"));
     }
     let spec: oci_spec::runtime::Spec = serde_json::from_slice(
         &std::fs::read(st.bundle.join("config.json")).map_err(|source| CommandError::Sys {
@@ -435,11 +435,14 @@ fn exec_process(st: &State, a: &ExecArgs) -> Result<oci_spec::runtime::Process, 
         }
     }
     if !a.additional_gids.is_empty() {
-        user.set_additional_gids(Some(a.additional_gids.clone()));
+        // runc appends to the config's additionalGids.
+        let mut gids = user.additional_gids().clone().unwrap_or_default();
+        gids.extend(&a.additional_gids);
+        user.set_additional_gids(Some(gids));
     }
     p.set_user(user);
-    if a.no_new_privs {
-        p.set_no_new_privileges(Some(true));
+    if let Some(nnp) = a.no_new_privs {
+        p.set_no_new_privileges(Some(nnp));
     }
     if !a.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
@@ -464,6 +467,12 @@ fn exec_process(st: &State, a: &ExecArgs) -> Result<oci_spec::runtime::Process, 
             caps.set_bounding(b);
             caps.set_effective(e);
             caps.set_permitted(pm);
+            // runc: ambient too when the config has an inheritable set (ambient cannot be
+            // raised without inheritable, and --cap does not add that).
+            if caps.inheritable().is_some() {
+                let am = add(caps.ambient());
+                caps.set_ambient(am);
+            }
         }
         p.set_capabilities(Some(caps));
     }

@@ -8,14 +8,13 @@
 //! SIGPIPE's default back before execve).
 #![no_main]
 
-use clap::Parser;
 use hako::{cli, commands, logging};
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     // SAFETY: setting a signal's disposition to SIG_IGN has no memory-safety preconditions.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::parse() {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -38,7 +37,7 @@ pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) ->
         std::process::exit(1);
     }
     if let Err((e, code)) = passed_fds {
-        logging::error(&e.to_string());
+        logging::error(&e);
         std::process::exit(code);
     }
     let code = match commands::dispatch(&cli) {

@@ -50,9 +50,9 @@ pub fn default_config(o: Options) -> Result<Value, SpecError> {
 /// namespace (it would have no connectivity), sysfs bound from the host, no gid= on devpts,
 /// no cgroup resources.
 fn make_rootless(v: &mut Value) {
-    let uid = crate::sys::getuid();
-    // SAFETY: getgid cannot fail.
-    let gid = unsafe { libc::getgid() };
+    let uid = crate::sys::geteuid();
+    // SAFETY: getegid cannot fail.
+    let gid = unsafe { libc::getegid() };
     to_rootless(
         v,
         json!([{"containerID": 0, "hostID": uid, "size": 1}]),

@@ -189,7 +189,7 @@ pub fn validate_id(id: &str) -> Result<(), StateError> {
 /// `--root` default for the caller (see [`default_root_for`]).
 pub fn default_root() -> PathBuf {
     default_root_for(
-        sys::getuid(),
+        sys::geteuid(),
         std::env::var_os("XDG_RUNTIME_DIR").as_deref(),
     )
 }

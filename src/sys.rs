@@ -656,9 +656,10 @@ pub fn process_alive(pid: libc::pid_t, start_time: u64) -> bool {
     pid > 0 && process_start_time(pid).is_ok_and(|t| t == start_time)
 }
 
-pub fn getuid() -> u32 {
-    // SAFETY: getuid cannot fail.
-    unsafe { libc::getuid() }
+/// The effective uid: what runc decides rootless matters by (os.Geteuid).
+pub fn geteuid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 pub fn getpid() -> libc::pid_t {

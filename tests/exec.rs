@@ -93,6 +93,57 @@ fn exec_flags_set_env_cwd_user_caps_and_nnp() {
     rt.ok(&["delete", "-f", &id]);
 }
 
+/// runc's details of the exec flags: `-g` adds to the config's additionalGids, boolean flags
+/// take `=false`, `-c` also raises ambient when the config has an inheritable set, and an
+/// exec without a command fails as runc's does.
+#[test]
+fn exec_flags_follow_runc_details() {
+    let rt = Runtime::new("exec-runcflags");
+    let id = unique_id("runcflags");
+    let mut b = Bundle::new(&id, &["sleep", "100"]);
+    b.edit(|c| {
+        c["process"]["user"]["additionalGids"] = serde_json::json!([5, 6]);
+        let caps = &mut c["process"]["capabilities"];
+        caps["inheritable"] = serde_json::json!(["CAP_KILL", "CAP_NET_RAW"]);
+        // Inheritable must stay within the bounding set (capset).
+        caps["bounding"]
+            .as_array_mut()
+            .expect("bounding")
+            .push(serde_json::json!("CAP_NET_RAW"));
+    });
+    assert!(rt.create(&b, &id).status.success());
+    rt.ok(&["start", &id]);
+    let out = rt.hako(&["exec", "-g", "7", &id, "id", "-G"]);
+    assert_eq!(stdout(&out), "0 5 6 7\n", "{}", stderr(&out));
+    let out = rt.hako(&[
+        "exec",
+        "--no-new-privs=false",
+        "--cap",
+        "CAP_NET_RAW",
+        &id,
+        "grep",
+        "-E",
+        "^(NoNewPrivs|CapAmb)",
+        "/proc/self/status",
+    ]);
+    // Ambient: KILL from the config, NET_RAW (13) from --cap.
+    assert_eq!(
+        stdout(&out),
+        "CapAmb:\t0000000000002020\nNoNewPrivs:\t0\n",
+        "{}",
+        stderr(&out)
+    );
+    let out = rt.hako(&["exec", &id]);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(
+        stderr(&out).contains("msg=\"exec failed: process args cannot be empty\""),
+        "{}",
+        stderr(&out)
+    );
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
+
 #[test]
 fn exec_process_json_and_detach_with_pid_file() {
     let rt = Runtime::new("exec-json");
