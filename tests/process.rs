@@ -287,6 +287,74 @@ fn user_namespace_maps_ids() {
     assert_clean(&rt, &id);
 }
 
+/// A mount namespace joined by path: the container runs in it (with a new time namespace,
+/// set up through the host /proc handle) when its /proc is a procfs; when its owner put a
+/// tmpfs on /proc (which would redirect hako's /proc/self/fd mounts and procfs writes), the
+/// create is refused and the planted files are never written.
+#[test]
+fn joined_mount_namespace_needs_a_real_proc() {
+    let rt = Runtime::new("proc-joinmnt");
+    for fake in [false, true] {
+        let dir = std::env::temp_dir().join(format!("hako-joinmnt-{}-{fake}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let ready = dir.join("ready");
+        let plant = if fake {
+            "mount -t tmpfs none /proc && mkdir -p /proc/self/ns && \
+             touch /proc/self/timens_offsets && "
+        } else {
+            ""
+        };
+        let mut owner = std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(format!("{plant}touch \"$0\" && exec sleep 100"))
+            .arg(&ready)
+            .spawn()
+            .expect("unshare");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ready.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(ready.exists(), "the mount namespace owner never got ready");
+        let id = unique_id("joinmnt");
+        let mut b = sh_bundle(&id, "cat /proc/self/timens_offsets");
+        b.edit(|c| {
+            let ns = c["linux"]["namespaces"].as_array_mut().expect("ns");
+            ns.retain(|n| n["type"] != "mount");
+            ns.push(json!({"type": "mount", "path": format!("/proc/{}/ns/mnt", owner.id())}));
+            ns.push(json!({"type": "time"}));
+            c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 3600, "nanosecs": 0}});
+        });
+        let (code, out, err) = rt.run(&b, &id);
+        let planted = std::fs::read_to_string(format!(
+            "/proc/{}/root/proc/self/timens_offsets",
+            owner.id()
+        ));
+        let _ = owner.kill();
+        let _ = owner.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+        if fake {
+            assert_ne!(code, 0, "{out}");
+            assert!(
+                err.contains("the joined mount namespace's /proc cannot be trusted"),
+                "{err}"
+            );
+            assert_eq!(
+                planted.expect("planted file"),
+                "",
+                "a planted file was written"
+            );
+        } else {
+            assert_eq!(code, 0, "{err}");
+            let offsets: Vec<String> = out
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect();
+            assert!(offsets.contains(&"boottime 3600 0".to_string()), "{out}");
+        }
+        assert_clean(&rt, &id);
+    }
+}
+
 #[test]
 fn time_namespace_offsets() {
     let rt = Runtime::new("proc-timens");

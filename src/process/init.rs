@@ -152,6 +152,16 @@ fn setup_and_exec(a: &mut InitArgs<'_>) -> Result<std::convert::Infallible, Init
         sys::setns(fd.as_fd(), crate::config::clone_flag(*t))
             .map_err(step(format!("join {t:?} namespace")))?;
     }
+    if a.joins.iter().any(|(t, _)| *t == LinuxNamespaceType::Mount) {
+        // Mounts act on our fds through /proc/self/fd, which is now that namespace's /proc:
+        // its owner could have put a tmpfs there that redirects them. Refuse anything but
+        // a procfs root.
+        ProcRoot::open().map_err(|e| {
+            InitError::Other(format!(
+                "the joined mount namespace's /proc cannot be trusted: {e}"
+            ))
+        })?;
+    }
     if a.new_timens {
         enter_time_ns(a)?;
     }
@@ -444,6 +454,9 @@ pub(super) fn close_all_but(mut keep: Vec<RawFd>, preserve_fds: u32) -> Result<(
 
 fn enter_time_ns(a: &InitArgs<'_>) -> Result<(), InitError> {
     sys::unshare(libc::CLONE_NEWTIME).map_err(step("unshare time namespace"))?;
+    // Through the host /proc handle: a mount namespace joined by path may hold a /proc its
+    // owner controls.
+    let proc = proc_root(a.proc_root.as_ref())?;
     if let Some(offsets) = a
         .bundle
         .spec
@@ -459,10 +472,23 @@ fn enter_time_ns(a: &InitArgs<'_>) -> Result<(), InitError> {
                 o.nanosecs().unwrap_or(0)
             ));
         }
-        std::fs::write("/proc/self/timens_offsets", text).map_err(step("write timens_offsets"))?;
+        proc.write("self/timens_offsets", text.as_bytes())?;
     }
-    let f = std::fs::File::open("/proc/self/ns/time_for_children")
-        .map_err(step("open time_for_children"))?;
+    // time_for_children is a magic link, which the handle's lookups refuse: open the
+    // verified ns directory, follow the last component, and check what it is.
+    let ns_dir = proc.open_file("self/ns", libc::O_PATH | libc::O_DIRECTORY)?;
+    let f = sys::openat(
+        ns_dir.as_fd(),
+        Path::new("time_for_children"),
+        libc::O_RDONLY | libc::O_CLOEXEC,
+        0,
+    )
+    .map_err(step("open time_for_children"))?;
+    if sys::ns_type(f.as_fd()).map_err(step("check time_for_children"))? != libc::CLONE_NEWTIME {
+        return Err(InitError::Other(
+            "/proc/self/ns/time_for_children is not a time namespace".into(),
+        ));
+    }
     sys::setns(f.as_fd(), libc::CLONE_NEWTIME).map_err(step("enter time namespace"))
 }
 

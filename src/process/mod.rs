@@ -300,10 +300,11 @@ pub fn create(o: &CreateOpts<'_>) -> Result<Created, ProcessError> {
     }
 
     // Opened here, in the host's mount namespace, before any container namespace is joined.
-    let proc_root = if init::needs_procfs(
-        process,
-        linux.is_some_and(|l| l.sysctl().as_ref().is_some_and(|s| !s.is_empty())),
-    ) {
+    let proc_root = if new_timens
+        || init::needs_procfs(
+            process,
+            linux.is_some_and(|l| l.sysctl().as_ref().is_some_and(|s| !s.is_empty())),
+        ) {
         Some(crate::procfs::ProcRoot::open()?)
     } else {
         None
