@@ -921,6 +921,76 @@ fn mount_destination_swapped_during_setup_stays_in_rootfs() {
     assert!(ran > 0, "no container ran at all");
 }
 
+/// tmpcopyup copies the image's tree by fd: a directory in it swapped with a symlink to a host
+/// directory while containers start (two containers sharing a rootfs, CVE-2021-30465's
+/// setting) never gets the host directory's files copied into a container.
+#[test]
+fn tmpcopyup_source_swapped_during_setup_never_copies_host_files() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let rt = Runtime::new("rootfs-copyup-race");
+    let host = HostDir::new("copyup-secret");
+    std::fs::write(host.join("secret"), "host secret\n").expect("secret");
+    let id0 = unique_id("copyup-race");
+    let mut b = sh_bundle(&id0, "cat /data/sub/* 2>/dev/null; true");
+    add_mount(
+        &mut b,
+        json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs",
+               "options": ["tmpcopyup"]}),
+    );
+    let r = b.rootfs();
+    std::fs::create_dir_all(r.join("data/sub")).expect("dir");
+    std::fs::write(r.join("data/sub/image"), "image file\n").expect("file");
+    std::os::unix::fs::symlink(&host.path, r.join("data/sub-link")).expect("symlink");
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let stop = stop.clone();
+        let (a, z) = (
+            std::ffi::CString::new(r.join("data/sub").into_os_string().into_encoded_bytes())
+                .expect("c"),
+            std::ffi::CString::new(
+                r.join("data/sub-link")
+                    .into_os_string()
+                    .into_encoded_bytes(),
+            )
+            .expect("c"),
+        );
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: two valid C strings; renameat2 only reads them.
+                unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        z.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let mut copied = 0;
+    for i in 0..60 {
+        let id = format!("{id0}-{i}");
+        let (code, out, _err) = rt.run(&b, &id);
+        if code == 0 && out.contains("image file") {
+            copied += 1;
+        }
+        assert!(
+            !out.contains("host secret"),
+            "a host file was copied in: {out}"
+        );
+        assert_clean(&rt, &id);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().expect("swapper");
+    assert!(swaps > 60, "the race was not exercised ({swaps} swaps)");
+    assert!(copied > 0, "no copy ever succeeded");
+}
+
 /// CVE-2025-31133: a /dev/null in the image that is a regular file or a symlink to a host
 /// file must never be used to mask paths.
 #[test]

@@ -326,7 +326,7 @@ fn mount_one(ctx: &Context<'_>, root: BorrowedFd<'_>, m: &Mount) -> Result<(), R
     if let Some(from) = copy_from {
         let top = sys::openat2(root, &dest, libc::O_RDONLY | libc::O_DIRECTORY, 0, RESOLVE)
             .map_err(io_err("unable to open the new tmpfs", &dest))?;
-        copy_tree(&sys::fd_path(from.as_fd()), &sys::fd_path(top.as_fd())).map_err(io_err(
+        copy_tree(from.as_fd(), top.as_fd()).map_err(io_err(
             "tmpcopyup: unable to copy the image's content to",
             &dest,
         ))?;
@@ -334,34 +334,72 @@ fn mount_one(ctx: &Context<'_>, root: BorrowedFd<'_>, m: &Mount) -> Result<(), R
     after_mount(root, &dest, &opts)
 }
 
-/// Copies the tree under `from` into `to` (an empty directory), keeping modes and owners;
-/// symlinks are copied as links, never followed. Used for `tmpcopyup`, before the container
-/// runs, on paths inside the rootfs reached through fds.
-fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    for entry in std::fs::read_dir(from)? {
+/// Copies the tree under the directory `from` into the empty directory `to`, keeping modes
+/// and owners; symlinks are copied as links. Used for `tmpcopyup` before the container runs.
+/// The source is the image's tree, which another container sharing it may change meanwhile:
+/// it is walked by fd with O_NOFOLLOW, never by path, so a directory swapped for a symlink
+/// fails the copy instead of copying the host tree it points at.
+fn copy_tree(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> io::Result<()> {
+    use nix::fcntl::{OFlag, openat, readlinkat};
+    use nix::sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, fstat, fstatat, mkdirat, mknodat};
+    use nix::unistd::{Gid, Uid, fchownat, symlinkat};
+    let dir_flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let no_follow = nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW;
+    let mut dir = nix::dir::Dir::from_fd(openat(from, ".", dir_flags, Mode::empty())?)?;
+    for entry in dir.iter() {
         let entry = entry?;
-        let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        let meta = std::fs::symlink_metadata(&src)?;
-        let ft = meta.file_type();
-        if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
-        } else if ft.is_dir() {
-            std::fs::create_dir(&dst)?;
-            copy_tree(&src, &dst)?;
-        } else if ft.is_file() {
-            std::fs::copy(&src, &dst)?;
-        } else {
-            // Devices, fifos and sockets: the same node.
-            let c = sys::cstr(&dst)?;
-            // SAFETY: mknod with a valid C string and the source's mode and device number.
-            if unsafe { libc::mknod(c.as_ptr(), meta.mode() as libc::mode_t, meta.rdev()) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
+        let name = entry.file_name();
+        if name == c"." || name == c".." {
+            continue;
         }
-        std::os::unix::fs::lchown(&dst, Some(meta.uid()), Some(meta.gid()))?;
-        if !ft.is_symlink() {
-            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        let st = fstatat(from, name, no_follow)?;
+        let kind = st.st_mode & libc::S_IFMT;
+        match kind {
+            libc::S_IFLNK => symlinkat(Path::new(&readlinkat(from, name)?), to, name)?,
+            libc::S_IFDIR => {
+                mkdirat(to, name, Mode::S_IRWXU)?;
+                let src = openat(from, name, dir_flags, Mode::empty())?;
+                let dst = openat(to, name, dir_flags, Mode::empty())?;
+                copy_tree(src.as_fd(), dst.as_fd())?;
+            }
+            libc::S_IFREG => {
+                // O_NONBLOCK: a file swapped for a fifo must not hang the copy.
+                let src = openat(
+                    from,
+                    name,
+                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )?;
+                if fstat(&src)?.st_mode & libc::S_IFMT != libc::S_IFREG {
+                    return Err(io::Error::other(format!(
+                        "{} changed while it was copied",
+                        name.to_string_lossy()
+                    )));
+                }
+                let dst = openat(
+                    to,
+                    name,
+                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC,
+                    Mode::S_IRUSR | Mode::S_IWUSR,
+                )?;
+                io::copy(&mut std::fs::File::from(src), &mut std::fs::File::from(dst))?;
+            }
+            // Devices, fifos and sockets: the same node.
+            _ => mknodat(
+                to,
+                name,
+                SFlag::from_bits_truncate(kind),
+                Mode::S_IRUSR | Mode::S_IWUSR,
+                st.st_rdev,
+            )?,
+        }
+        let (uid, gid) = (Uid::from_raw(st.st_uid), Gid::from_raw(st.st_gid));
+        fchownat(to, name, Some(uid), Some(gid), no_follow)?;
+        if kind != libc::S_IFLNK {
+            // After chown, which clears set-id bits. `to` is our fresh tmpfs: nothing in it
+            // can be swapped.
+            let mode = Mode::from_bits_truncate(st.st_mode & 0o7777);
+            fchmodat(to, name, mode, FchmodatFlags::FollowSymlink)?;
         }
     }
     Ok(())
