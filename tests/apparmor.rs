@@ -7,6 +7,14 @@ use common::*;
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::json;
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+
+/// Tests that use hako-default take this: one of them unloads it to see hako load it.
+static DEFAULT_PROFILE: Mutex<()> = Mutex::new(());
+
+fn default_profile_lock() -> MutexGuard<'static, ()> {
+    DEFAULT_PROFILE.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/apparmor/hako-default");
 
@@ -111,6 +119,14 @@ fn with_profile(profile: &str) -> impl FnOnce(&mut serde_json::Value) + '_ {
 }
 
 fn default_profile_applied() -> Result<(), Failed> {
+    let _lock = default_profile_lock();
+    // Unloaded first (if an earlier test or run loaded it), so this run shows hako loading it.
+    let profiles = "/sys/kernel/security/apparmor/profiles";
+    if std::fs::read_to_string(profiles)?.contains("hako-default (") {
+        std::fs::write("/sys/kernel/security/apparmor/.remove", "hako-default")?;
+    }
+    let before = std::fs::read_to_string(profiles)?;
+    check(!before.contains("hako-default ("), || before.clone())?;
     let rt = Runtime::new("aa-default");
     let id = unique_id("aadefault");
     let mut b = Bundle::new(&id, &["cat", "/proc/self/attr/current"]);
@@ -126,6 +142,7 @@ fn default_profile_applied() -> Result<(), Failed> {
 /// With CAP_SYS_ADMIN a container could mount; the profile's `deny mount` stops it. The
 /// same config without the profile mounts fine, so the denial is the profile's doing.
 fn default_profile_denies_mount() -> Result<(), Failed> {
+    let _lock = default_profile_lock();
     let rt = Runtime::new("aa-mount");
     let mut results = Vec::new();
     for profile in ["", "hako-default"] {
@@ -160,6 +177,7 @@ fn default_profile_denies_mount() -> Result<(), Failed> {
 }
 
 fn exec_gets_profile() -> Result<(), Failed> {
+    let _lock = default_profile_lock();
     let rt = Runtime::new("aa-exec");
     let (_b, id) = running(&rt, "aaexec", with_profile("hako-default"));
     let out = rt.ok(&["exec", &id, "cat", "/proc/self/attr/current"]);
@@ -183,6 +201,7 @@ fn exec_gets_profile() -> Result<(), Failed> {
 /// In a user namespace the init is non-dumpable root-of-the-namespace: the write still
 /// reaches its own attr file through the host procfs handle.
 fn profile_in_userns() -> Result<(), Failed> {
+    let _lock = default_profile_lock();
     let rt = Runtime::new("aa-userns");
     let id = unique_id("aauserns");
     let mut b = Bundle::new(&id, &["cat", "/proc/self/attr/current"]);

@@ -144,6 +144,57 @@ fn exec_flags_follow_runc_details() {
     assert_clean(&rt, &id);
 }
 
+/// An exec'd process joins the container's user and time namespaces (same ids and offsets
+/// as the init) and gets the process.json's rlimits and umask.
+#[test]
+fn exec_joins_user_and_time_namespaces_with_rlimits_and_umask() {
+    let rt = Runtime::new("exec-userns");
+    let id = unique_id("execuserns");
+    let mut b = Bundle::new(&id, &["sleep", "100"]);
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().expect("ns");
+        ns.push(serde_json::json!({"type": "user"}));
+        ns.push(serde_json::json!({"type": "time"}));
+        c["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["timeOffsets"] = serde_json::json!({"boottime": {"secs": 7200}});
+    });
+    let created = rt.create(&b, &id);
+    assert!(created.status.success(), "{}", stderr(&created));
+    rt.ok(&["start", &id]);
+    let init = rt.state(&id)["pid"].as_i64().expect("pid");
+    let pjson = b.dir.join("process.json");
+    std::fs::write(
+        &pjson,
+        r#"{"args":["sh","-c","cat /proc/self/uid_map /proc/self/timens_offsets; id -u; ulimit -n; umask; readlink /proc/self/ns/user; readlink /proc/self/ns/time"],
+            "env":["PATH=/bin"],"cwd":"/","user":{"uid":0,"gid":0,"umask":23},
+            "rlimits":[{"type":"RLIMIT_NOFILE","hard":456,"soft":123}]}"#,
+    )
+    .expect("write");
+    let out = rt.hako(&["exec", "-p", pjson.to_str().expect("utf8"), &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines[0], "0 100000 65536", "{text}");
+    assert!(lines.contains(&"boottime 7200 0".to_string()), "{text}");
+    let n = lines.len();
+    assert_eq!(lines[n - 5..n - 2], ["0", "123", "0027"], "{text}");
+    let ns = |t: &str| {
+        std::fs::read_link(format!("/proc/{init}/ns/{t}"))
+            .expect("ns link")
+            .to_string_lossy()
+            .into_owned()
+    };
+    assert_eq!(lines[n - 2..], [ns("user"), ns("time")], "{text}");
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
+
 #[test]
 fn exec_process_json_and_detach_with_pid_file() {
     let rt = Runtime::new("exec-json");

@@ -890,6 +890,62 @@ fn console_socket_receives_the_pty_master() {
     assert_clean(&rt, &id);
 }
 
+/// `exec -t -d --console-socket` (what containerd's and Podman's `exec -t` call): the socket
+/// gets the master of a new pty whose slave is the exec'd process's terminal.
+#[test]
+fn exec_console_socket_receives_a_new_pty_master() {
+    let rt = Runtime::new("proc-exec-console");
+    let dir = HostDir::new("exec-console");
+    let sock_path = dir.0.join("console.sock");
+    let listener = UnixListener::bind(&sock_path).expect("bind console socket");
+    let id = unique_id("execconsole");
+    let b = Bundle::new(&id, &["sleep", "100"]);
+    assert!(rt.create(&b, &id).status.success());
+    rt.ok(&["start", &id]);
+    let receiver = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().expect("accept");
+        recv_fd(&conn)
+    });
+    let pid_file = dir.0.join("exec.pid");
+    let mut c = rt.cmd();
+    c.args(["exec", "-t", "-d", "--console-socket"])
+        .arg(&sock_path)
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .args([
+            &id,
+            "sh",
+            "-c",
+            "tty; readlink /proc/self/fd/0; echo exec-done",
+        ]);
+    let out = detached_output(c);
+    assert!(out.status.success(), "exec: {}", stderr(&out));
+    let master = receiver.join().expect("receiver");
+    assert!(pid_file.exists(), "no pid file");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut f = std::fs::File::from(master);
+        let mut text = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => text.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = tx.send(String::from_utf8_lossy(&text).into_owned());
+    });
+    let text = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("terminal output");
+    let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+    assert!(lines[0].starts_with("/dev/pts/"), "tty: {text:?}");
+    assert_eq!(lines[1], lines[0], "stdin is the pty: {text:?}");
+    assert_eq!(lines[2], "exec-done", "{text:?}");
+    rt.ok(&["delete", "-f", &id]);
+    assert_clean(&rt, &id);
+}
+
 #[test]
 fn terminal_and_console_socket_must_go_together() {
     let rt = Runtime::new("proc-console-usage");

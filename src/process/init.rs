@@ -472,7 +472,25 @@ fn enter_time_ns(a: &InitArgs<'_>) -> Result<(), InitError> {
                 o.nanosecs().unwrap_or(0)
             ));
         }
-        proc.write("self/timens_offsets", text.as_bytes())?;
+        use std::io::Write;
+        let open = || proc.open_file("self/timens_offsets", libc::O_WRONLY);
+        let file = match open() {
+            // Non-dumpable, our /proc files belong to the host's root, which the root of a
+            // new user namespace is not: dumpable for the open alone (runc's nsexec does the
+            // same for its id maps). Nothing of the container runs yet to use that moment.
+            Err(crate::procfs::ProcfsError::Io { source, .. })
+                if source.raw_os_error() == Some(libc::EACCES) =>
+            {
+                sys::prctl(libc::PR_SET_DUMPABLE, 1).map_err(step("set dumpable"))?;
+                let file = open();
+                sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(step("set non-dumpable"))?;
+                file?
+            }
+            other => other?,
+        };
+        (&file)
+            .write_all(text.as_bytes())
+            .map_err(step("write timens_offsets"))?;
     }
     // time_for_children is a magic link, which the handle's lookups refuse: open the
     // verified ns directory, follow the last component, and check what it is.
