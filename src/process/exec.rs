@@ -142,8 +142,12 @@ fn differing_namespaces(pid: i32) -> i32 {
 /// Starts the process; returns its host pid once it has exec'd.
 pub fn exec(o: &ExecOpts<'_>) -> Result<i32, ProcessError> {
     let st = o.state;
-    let pidfd =
-        sys::pidfd_open(st.pid).map_err(|_| ProcessError::Usage("container not running".into()))?;
+    let pidfd = sys::pidfd_open(st.pid).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOSYS) => ProcessError::Usage(
+            "exec needs pidfd_open and setns on a pidfd (Linux 5.8 or later)".into(),
+        ),
+        _ => ProcessError::Usage("container not running".into()),
+    })?;
     if !sys::process_alive(st.pid, st.pid_start) {
         return Err(ProcessError::Usage("container not running".into()));
     }
@@ -310,7 +314,15 @@ fn child(
         None
     };
     if flags != 0 {
-        sys::setns(pidfd, flags).map_err(init::step("join the container's namespaces"))?;
+        sys::setns(pidfd, flags).map_err(|e| {
+            // Before Linux 5.8 setns took only namespace fds, not a pidfd.
+            let what = if e.raw_os_error() == Some(libc::EINVAL) {
+                "join the container's namespaces through its pidfd (needs Linux 5.8 or later)"
+            } else {
+                "join the container's namespaces"
+            };
+            init::step(what)(e)
+        })?;
     }
     // CLONE_INTO_CGROUP skips the global migration lock a pid written to cgroup.procs takes.
     // The kernel may refuse it (a cgroup2 mounted with nsdelegate, the pids limit reached):
