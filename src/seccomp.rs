@@ -133,6 +133,9 @@ pub enum SeccompError {
     /// The kernel returned a listener fd that does not fit a file descriptor.
     #[error("seccomp(2) returned an invalid listener fd {value}")]
     BadListenerFd { value: libc::c_long },
+    /// With TSYNC (and no listener) a positive return is a thread the filter missed.
+    #[error("seccomp(2) could not synchronise thread {tid} to the filter (TSYNC)")]
+    TsyncThread { tid: libc::c_long },
     /// Sending the listener fd to the seccomp agent failed.
     #[error("sending the seccomp listener fd to {path}: {op}: {source}")]
     Listener {
@@ -341,6 +344,9 @@ impl Program {
             });
         }
         if self.flags & FLAG_NEW_LISTENER == 0 {
+            if ret > 0 && self.flags & FLAG_TSYNC != 0 {
+                return Err(SeccompError::TsyncThread { tid: ret });
+            }
             return Ok(None);
         }
         let Ok(fd) = RawFd::try_from(ret) else {
