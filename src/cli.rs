@@ -355,9 +355,17 @@ mod tests {
                 "--debug=true",
                 "--root=/r",
                 "exec",
+                "--tty=false",
                 "--no-new-privs=false"
             ]),
-            ["hako", "--debug", "--root=/r", "exec"]
+            // --no-new-privs is tri-state: clap parses its value itself.
+            [
+                "hako",
+                "--debug",
+                "--root=/r",
+                "exec",
+                "--no-new-privs=false"
+            ]
         );
         // Values of flags are skipped, the container's command is left alone.
         assert_eq!(
