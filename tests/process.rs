@@ -5,8 +5,7 @@
 mod common;
 use common::*;
 use serde_json::{Value, json};
-use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -808,30 +807,7 @@ fn hook_past_its_timeout_is_killed_and_fails() {
 
 /// Receives one fd sent with SCM_RIGHTS on `sock`.
 fn recv_fd(sock: &std::os::unix::net::UnixStream) -> OwnedFd {
-    let mut buf = [0u8; 512];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let mut control = [0u64; 16];
-    // SAFETY: a zeroed msghdr is a valid empty header; the pointers set below outlive recvmsg.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control);
-    // SAFETY: msg describes valid buffers.
-    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    assert!(n >= 0, "recvmsg: {}", std::io::Error::last_os_error());
-    // SAFETY: msg was filled by recvmsg; CMSG_* walk its control buffer.
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        assert!(!c.is_null(), "no control message");
-        assert_eq!((*c).cmsg_level, libc::SOL_SOCKET);
-        assert_eq!((*c).cmsg_type, libc::SCM_RIGHTS);
-        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::c_int);
-        OwnedFd::from_raw_fd(fd)
-    }
+    recv_with_fd(sock).1.expect("no control message")
 }
 
 #[test]
@@ -861,23 +837,7 @@ fn console_socket_receives_the_pty_master() {
     let master = receiver.join().expect("receiver");
     rt.ok(&["start", &id]);
 
-    // Read the container's terminal until the slave side is gone (EIO), at most ~10 s.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut f = std::fs::File::from(master);
-        let mut text = Vec::new();
-        let mut buf = [0u8; 1024];
-        loop {
-            match f.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => text.extend_from_slice(&buf[..n]),
-            }
-        }
-        let _ = tx.send(String::from_utf8_lossy(&text).into_owned());
-    });
-    let text = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("terminal output");
+    let text = read_terminal(master);
     let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
     assert!(
         lines[0] == "/dev/console" || lines[0].starts_with("/dev/pts/"),
@@ -922,22 +882,7 @@ fn exec_console_socket_receives_a_new_pty_master() {
     assert!(out.status.success(), "exec: {}", stderr(&out));
     let master = receiver.join().expect("receiver");
     assert!(pid_file.exists(), "no pid file");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut f = std::fs::File::from(master);
-        let mut text = Vec::new();
-        let mut buf = [0u8; 1024];
-        loop {
-            match f.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => text.extend_from_slice(&buf[..n]),
-            }
-        }
-        let _ = tx.send(String::from_utf8_lossy(&text).into_owned());
-    });
-    let text = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("terminal output");
+    let text = read_terminal(master);
     let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
     assert!(lines[0].starts_with("/dev/pts/"), "tty: {text:?}");
     assert_eq!(lines[1], lines[0], "stdin is the pty: {text:?}");

@@ -849,11 +849,49 @@ fn rootfs_with_symlinked_proc_sys_or_dev_is_refused() {
     }
 }
 
+/// Swaps two paths with RENAME_EXCHANGE in a loop on a thread, until stopped.
+struct Swapper {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl Swapper {
+    fn start(a: &Path, z: &Path) -> Swapper {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("c");
+        let (a, z, flag) = (c(a), c(z), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !flag.load(Ordering::Relaxed) {
+                // SAFETY: two valid C strings; renameat2 only reads them.
+                unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        z.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+                swaps += 1;
+            }
+            swaps
+        });
+        Swapper { stop, thread }
+    }
+
+    /// Stops the loop; how many swaps it made.
+    fn stop(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("swapper")
+    }
+}
+
 /// A mount destination swapped between a directory and a symlink to a host directory
 /// while containers start (CVE-2021-30465's race): every mount lands inside the rootfs.
 #[test]
 fn mount_destination_swapped_during_setup_stays_in_rootfs() {
-    use std::sync::atomic::{AtomicBool, Ordering};
     let rt = Runtime::new("rootfs-swap-race");
     let host = HostDir::new("swap-target");
     let id0 = unique_id("swap");
@@ -870,33 +908,7 @@ fn mount_destination_swapped_during_setup_stays_in_rootfs() {
     )
     .expect("in-rootfs twin of the host path");
     std::os::unix::fs::symlink(&host.path, r.join("race-link")).expect("symlink");
-    let stop = std::sync::Arc::new(AtomicBool::new(false));
-    let swapper = {
-        let stop = stop.clone();
-        let (a, z) = (
-            std::ffi::CString::new(r.join("race").into_os_string().into_encoded_bytes())
-                .expect("c"),
-            std::ffi::CString::new(r.join("race-link").into_os_string().into_encoded_bytes())
-                .expect("c"),
-        );
-        std::thread::spawn(move || {
-            let mut swaps = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                // SAFETY: two valid C strings; renameat2 only reads them.
-                unsafe {
-                    libc::renameat2(
-                        libc::AT_FDCWD,
-                        a.as_ptr(),
-                        libc::AT_FDCWD,
-                        z.as_ptr(),
-                        libc::RENAME_EXCHANGE,
-                    )
-                };
-                swaps += 1;
-            }
-            swaps
-        })
-    };
+    let swapper = Swapper::start(&r.join("race"), &r.join("race-link"));
     let mut ran = 0;
     for i in 0..40 {
         let id = format!("{id0}-{i}");
@@ -915,8 +927,7 @@ fn mount_destination_swapped_during_setup_stays_in_rootfs() {
         assert!(dir_entries(&host.path).is_empty(), "host dir changed");
         assert_clean(&rt, &id);
     }
-    stop.store(true, Ordering::Relaxed);
-    let swaps = swapper.join().expect("swapper");
+    let swaps = swapper.stop();
     assert!(swaps > 40, "the race was not exercised ({swaps} swaps)");
     assert!(ran > 0, "no container ran at all");
 }
@@ -926,7 +937,6 @@ fn mount_destination_swapped_during_setup_stays_in_rootfs() {
 /// setting) never gets the host directory's files copied into a container.
 #[test]
 fn tmpcopyup_source_swapped_during_setup_never_copies_host_files() {
-    use std::sync::atomic::{AtomicBool, Ordering};
     let rt = Runtime::new("rootfs-copyup-race");
     let host = HostDir::new("copyup-secret");
     std::fs::write(host.join("secret"), "host secret\n").expect("secret");
@@ -941,37 +951,7 @@ fn tmpcopyup_source_swapped_during_setup_never_copies_host_files() {
     std::fs::create_dir_all(r.join("data/sub")).expect("dir");
     std::fs::write(r.join("data/sub/image"), "image file\n").expect("file");
     std::os::unix::fs::symlink(&host.path, r.join("data/sub-link")).expect("symlink");
-    let stop = std::sync::Arc::new(AtomicBool::new(false));
-    let swapper = {
-        let stop = stop.clone();
-        let (a, z) = (
-            std::ffi::CString::new(r.join("data/sub").into_os_string().into_encoded_bytes())
-                .expect("c"),
-            std::ffi::CString::new(
-                r.join("data/sub-link")
-                    .into_os_string()
-                    .into_encoded_bytes(),
-            )
-            .expect("c"),
-        );
-        std::thread::spawn(move || {
-            let mut swaps = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                // SAFETY: two valid C strings; renameat2 only reads them.
-                unsafe {
-                    libc::renameat2(
-                        libc::AT_FDCWD,
-                        a.as_ptr(),
-                        libc::AT_FDCWD,
-                        z.as_ptr(),
-                        libc::RENAME_EXCHANGE,
-                    )
-                };
-                swaps += 1;
-            }
-            swaps
-        })
-    };
+    let swapper = Swapper::start(&r.join("data/sub"), &r.join("data/sub-link"));
     let mut copied = 0;
     for i in 0..60 {
         let id = format!("{id0}-{i}");
@@ -985,8 +965,7 @@ fn tmpcopyup_source_swapped_during_setup_never_copies_host_files() {
         );
         assert_clean(&rt, &id);
     }
-    stop.store(true, Ordering::Relaxed);
-    let swaps = swapper.join().expect("swapper");
+    let swaps = swapper.stop();
     assert!(swaps > 60, "the race was not exercised ({swaps} swaps)");
     assert!(copied > 0, "no copy ever succeeded");
 }

@@ -12,7 +12,7 @@
 mod common;
 use common::*;
 use serde_json::{Value, json};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
 
@@ -437,32 +437,8 @@ fn filter_holds_without_no_new_privs() {
 // SCMP_ACT_NOTIFY from `hako exec`.
 // ---------------------------------------------------------------------------------------------
 
-/// Accepts one connection on the agent socket: (state JSON, the listener fd sent with it).
-fn receive(listener: &UnixListener) -> (Value, OwnedFd) {
-    let (conn, _) = listener.accept().expect("accept");
-    let mut buf = vec![0u8; 65536];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let mut cbuf = [0u64; 8];
-    // SAFETY: msghdr is plain data.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
-    // SAFETY: msg points at live buffers.
-    let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    assert!(n > 0, "recvmsg: {}", std::io::Error::last_os_error());
-    // SAFETY: the kernel filled the control buffer.
-    let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
-    assert!(!cmsg.is_null(), "no fd was sent");
-    // SAFETY: an SCM_RIGHTS message with one fd.
-    let fd = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<i32>()) };
-    let state: Value = serde_json::from_slice(&buf[..n as usize]).expect("state JSON");
-    // SAFETY: the fd was just received and is ours.
-    (state, unsafe { OwnedFd::from_raw_fd(fd) })
+fn receive(listener: &UnixListener) -> (serde_json::Value, OwnedFd) {
+    receive_seccomp_listener(listener)
 }
 
 /// What the agent saw of the notified syscall: (pid, syscall number).

@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::path::PathBuf;
 use std::process::Command;
@@ -39,38 +39,6 @@ fn sh_bundle(id: &str, script: &str) -> Bundle {
     )
     .expect("rename sd-notify");
     b
-}
-
-/// Receives one message and the fd sent with it (SCM_RIGHTS), if any.
-fn recv_with_fd(sock: &impl AsRawFd) -> (Vec<u8>, Option<OwnedFd>) {
-    let mut buf = [0u8; 4096];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let mut control = [0u64; 16];
-    // SAFETY: a zeroed msghdr is a valid empty header; the pointers set below outlive recvmsg.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control);
-    // SAFETY: msg describes valid buffers.
-    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    assert!(n >= 0, "recvmsg: {}", std::io::Error::last_os_error());
-    // SAFETY: msg was filled by recvmsg; CMSG_* walk its control buffer.
-    let fd = unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        if c.is_null() {
-            None
-        } else {
-            assert_eq!((*c).cmsg_level, libc::SOL_SOCKET);
-            assert_eq!((*c).cmsg_type, libc::SCM_RIGHTS);
-            let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::c_int);
-            Some(OwnedFd::from_raw_fd(fd))
-        }
-    };
-    (buf[..n as usize].to_vec(), fd)
 }
 
 /// The pid a pidfd refers to, from /proc/self/fdinfo.

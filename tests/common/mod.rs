@@ -339,6 +339,71 @@ pub fn detached_output_within(mut c: Command, timeout: std::time::Duration) -> O
     })
 }
 
+/// Receives one message on `sock` and the fd sent with it (SCM_RIGHTS), if any.
+pub fn recv_with_fd(sock: &impl std::os::fd::AsRawFd) -> (Vec<u8>, Option<std::os::fd::OwnedFd>) {
+    use std::os::fd::FromRawFd;
+    let mut buf = vec![0u8; 65536];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = [0u64; 16];
+    // SAFETY: a zeroed msghdr is a valid empty header; the pointers set below outlive recvmsg.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    // SAFETY: msg describes valid buffers.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    assert!(n >= 0, "recvmsg: {}", std::io::Error::last_os_error());
+    // SAFETY: msg was filled by recvmsg; CMSG_* walk its control buffer.
+    let fd = unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        if c.is_null() {
+            None
+        } else {
+            assert_eq!((*c).cmsg_level, libc::SOL_SOCKET);
+            assert_eq!((*c).cmsg_type, libc::SCM_RIGHTS);
+            let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::c_int);
+            Some(std::os::fd::OwnedFd::from_raw_fd(fd))
+        }
+    };
+    buf.truncate(n as usize);
+    (buf, fd)
+}
+
+/// A seccomp agent's side of listenerPath: accepts one connection and returns (the container
+/// process state JSON, the listener fd sent with it).
+pub fn receive_seccomp_listener(
+    listener: &std::os::unix::net::UnixListener,
+) -> (Value, std::os::fd::OwnedFd) {
+    let (conn, _) = listener.accept().expect("accept");
+    let (data, fd) = recv_with_fd(&conn);
+    let state: Value = serde_json::from_slice(&data).expect("state JSON");
+    (state, fd.expect("no fd was sent"))
+}
+
+/// Reads a pty master until the slave side is gone (EIO), at most 10 s.
+pub fn read_terminal(master: std::os::fd::OwnedFd) -> String {
+    use std::io::Read;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut f = std::fs::File::from(master);
+        let mut text = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => text.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = tx.send(String::from_utf8_lossy(&text).into_owned());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("terminal output")
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
