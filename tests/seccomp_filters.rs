@@ -12,7 +12,7 @@
 mod common;
 use common::*;
 use serde_json::{Value, json};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
 
@@ -447,28 +447,8 @@ type Notified = (u32, i32);
 /// Waits (at most 20 s) for one notification on seccomp listener `fd` and answers it with
 /// `-errno`.
 fn answer_one(fd: &OwnedFd, errno: i32) -> Notified {
-    let mut pfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one live pollfd.
-    let r = unsafe { libc::poll(&mut pfd, 1, 20_000) };
-    assert_eq!(r, 1, "no notification on the exec listener within 20 s");
-    // SAFETY: seccomp_notif is plain data; RECV wants it zeroed.
-    let mut notif: libc::seccomp_notif = unsafe { std::mem::zeroed() };
-    // SAFETY: RECV fills the live seccomp_notif.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut notif) };
-    assert_eq!(r, 0, "NOTIF_RECV: {}", std::io::Error::last_os_error());
-    let mut resp = libc::seccomp_notif_resp {
-        id: notif.id,
-        val: 0,
-        error: -errno,
-        flags: 0,
-    };
-    // SAFETY: SEND reads the live seccomp_notif_resp.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
-    assert_eq!(r, 0, "NOTIF_SEND: {}", std::io::Error::last_os_error());
+    let notif = seccomp_recv_notification(fd);
+    seccomp_answer_errno(fd, notif.id, errno).unwrap_or_else(|e| panic!("NOTIF_SEND: errno {e}"));
     (notif.pid, notif.data.nr)
 }
 

@@ -173,19 +173,7 @@ fn signal_after_recv_case(name: &str, flags: &[&str]) -> SignalOutcome {
     // ENOSYS: the container never waits for an agent that has gone.
     let agent = std::thread::spawn(move || {
         let (_state, fd) = receive(&listener);
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one live pollfd.
-        let r = unsafe { libc::poll(&mut pfd, 1, 20_000) };
-        assert_eq!(r, 1, "no notification within 20 s");
-        // SAFETY: seccomp_notif is plain data; RECV wants it zeroed.
-        let mut notif: libc::seccomp_notif = unsafe { std::mem::zeroed() };
-        // SAFETY: RECV fills the live seccomp_notif.
-        let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut notif) };
-        assert_eq!(r, 0, "NOTIF_RECV: {}", std::io::Error::last_os_error());
+        let notif = seccomp_recv_notification(&fd);
         // The listener is read here, on the host: the pid is a host pid.
         let pid = notif.pid as i32;
         // SAFETY: plain kill(2) of the container process, whose handler was installed
@@ -208,19 +196,7 @@ fn signal_after_recv_case(name: &str, flags: &[&str]) -> SignalOutcome {
         };
         std::thread::sleep(std::time::Duration::from_millis(200));
         let id_valid_later = id_valid(&fd, notif.id);
-        let mut resp = libc::seccomp_notif_resp {
-            id: notif.id,
-            val: 0,
-            error: -libc::EBADMSG,
-            flags: 0,
-        };
-        // SAFETY: SEND reads the live seccomp_notif_resp.
-        let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
-        let send = if r == 0 {
-            Ok(())
-        } else {
-            Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-        };
+        let send = seccomp_answer_errno(&fd, notif.id, libc::EBADMSG);
         // Closing the listener: a further notified call (none is expected) gets ENOSYS.
         drop(fd);
         (after_signal, id_valid_later, send)

@@ -384,6 +384,43 @@ pub fn receive_seccomp_listener(
     (state, fd.expect("no fd was sent"))
 }
 
+/// A seccomp agent's receive: waits (at most 20 s) for one notification on listener `fd`.
+pub fn seccomp_recv_notification(fd: &std::os::fd::OwnedFd) -> libc::seccomp_notif {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd.
+    let r = unsafe { libc::poll(&mut pfd, 1, 20_000) };
+    assert_eq!(r, 1, "no seccomp notification within 20 s");
+    // SAFETY: seccomp_notif is plain data; RECV wants it zeroed.
+    let mut notif: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    // SAFETY: RECV fills the live seccomp_notif.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut notif) };
+    assert_eq!(r, 0, "NOTIF_RECV: {}", std::io::Error::last_os_error());
+    notif
+}
+
+/// A seccomp agent's answer: notification `id` fails with `errno`; Err(errno of the ioctl).
+pub fn seccomp_answer_errno(fd: &std::os::fd::OwnedFd, id: u64, errno: i32) -> Result<(), i32> {
+    use std::os::fd::AsRawFd;
+    let mut resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: -errno,
+        flags: 0,
+    };
+    // SAFETY: SEND reads the live seccomp_notif_resp.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    }
+}
+
 /// Reads a pty master until the slave side is gone (EIO), at most 10 s.
 pub fn read_terminal(master: std::os::fd::OwnedFd) -> String {
     use std::io::Read;
